@@ -1,0 +1,19 @@
+/**
+ * Every upstream version meshkit pins, in one place. Change one only with a
+ * reason and everywhere at once: the kind node image, the test kube-apiserver,
+ * the Istio CRDs, the Strimzi CRDs and the test Kafka broker all read from here.
+ */
+export const versions = {
+  /** Kubernetes minor served by kind and by the test kube-apiserver. */
+  kubernetes: '1.34.4',
+  /** kind node image for `make up`; must match the Kubernetes minor above. */
+  kindNodeImage: 'kindest/node:v1.34.4',
+  /** Istio control plane and CRDs (Go module istio.io/api at the same version). */
+  istio: '1.30.8',
+  /** Strimzi operator and CRDs (Maven io.strimzi:api / crd-generator). */
+  strimzi: '1.2.0',
+  /** Kafka version declared in the Strimzi Kafka resource and run by the test broker. */
+  kafka: '4.3.1',
+  /** Scala build of the Kafka broker jar on Maven Central (org.apache.kafka:kafka_2.13). */
+  kafkaScala: '2.13',
+} as const;
