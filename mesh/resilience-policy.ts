@@ -1,0 +1,252 @@
+import { Chart, Duration } from 'cdk8s';
+import { Construct } from 'constructs';
+import {
+  DestinationRule,
+  VirtualService,
+  type VirtualServiceSpecHttp,
+  type VirtualServiceSpecHttpMatch,
+  type VirtualServiceSpecHttpMatchMethod,
+} from '../imports/istio-networking.istio.io.js';
+import { PropsValidator } from '../constructs/validation.js';
+import { describeDuration, istioDuration } from './istio-duration.js';
+import { Retry } from './retry.js';
+import { Route, RouteClass } from './route.js';
+import {
+  type ConnectionPoolOptions,
+  type OutlierDetectionOptions,
+  type ResolvedConnectionPool,
+  type ResolvedOutlierDetection,
+  type RetryBudgetOptions,
+  ejectablePods,
+  resolveConnectionPool,
+  resolveOutlierDetection,
+  resolveRetryBudget,
+} from './traffic-policy.js';
+
+export interface ResiliencePolicyProps {
+  /** Kubernetes Service name the policy applies to (the mesh host). */
+  readonly service: string;
+  /** Service port that carries HTTP. */
+  readonly port: number;
+  /** The service's API, one Route per operation, most specific first. */
+  readonly routes: readonly Route[];
+  /**
+   * Replicas that are always running (minReplicas with an autoscaler); decides
+   * how many pods outlier detection can eject.
+   */
+  readonly replicas: number;
+  /**
+   * Namespace of the Service.
+   * @default - the chart's namespace, else 'default'
+   */
+  readonly namespace?: string;
+  /**
+   * Pod label value of `version` that the single subset selects.
+   * @default 'v1'
+   */
+  readonly version?: string;
+  /**
+   * Outlier detection (DestinationRule `trafficPolicy.outlierDetection`).
+   * @default - eject after 3 consecutive 5xx for 30s, at most replicas - 1 pods
+   */
+  readonly outlierDetection?: OutlierDetectionOptions;
+  /**
+   * Connection pool / circuit breaking (DestinationRule `trafficPolicy.connectionPool`).
+   * @default - 100 connections, 32 pending, 128 concurrent requests, 16 concurrent retries
+   */
+  readonly connectionPool?: ConnectionPoolOptions;
+  /**
+   * Retry budget (DestinationRule `trafficPolicy.retryBudget`, Istio 1.26+); `false` leaves it out.
+   * @default - 20% of active requests, at least 3
+   */
+  readonly retryBudget?: RetryBudgetOptions | false;
+  /**
+   * Route for requests that match no declared operation.
+   * @default - a WRITE-class route: 3s timeout, retried only on connect failures
+   */
+  readonly fallbackTimeout?: Duration;
+}
+
+const MAX_ATTEMPTS = 10;
+
+/**
+ * Istio resilience for one service: a DestinationRule (subset, connection pool,
+ * outlier detection, retry budget) and a VirtualService with one HTTP route per
+ * declared operation, each with the timeout and retries of its route class.
+ * Both are named after the service. Invalid combinations throw at construction.
+ */
+export class ResiliencePolicy extends Construct {
+  readonly service: string;
+  readonly namespace: string;
+  readonly host: string;
+  readonly version: string;
+  readonly port: number;
+  readonly routes: readonly Route[];
+  readonly fallback: Route;
+  readonly outlierDetection: ResolvedOutlierDetection;
+  readonly connectionPool: ResolvedConnectionPool;
+  readonly retryBudget?: Required<RetryBudgetOptions>;
+  readonly destinationRule: DestinationRule;
+  readonly virtualService: VirtualService;
+
+  constructor(scope: Construct, id: string, props: ResiliencePolicyProps) {
+    super(scope, id);
+    this.service = props.service;
+    this.namespace = props.namespace ?? Chart.of(this).namespace ?? 'default';
+    this.host = `${this.service}.${this.namespace}.svc.cluster.local`;
+    this.version = props.version ?? 'v1';
+    this.port = props.port;
+    this.routes = props.routes;
+    this.fallback = Route.write('POST', '/', {
+      timeout: props.fallbackTimeout ?? RouteClass.WRITE.defaultTimeout,
+      retry: Retry.onConnectFailure({ attempts: 2 }),
+    });
+    this.outlierDetection = resolveOutlierDetection(props.outlierDetection ?? {}, props.replicas);
+    this.connectionPool = resolveConnectionPool(props.connectionPool ?? {});
+    this.retryBudget = props.retryBudget === false ? undefined : resolveRetryBudget(props.retryBudget ?? {});
+
+    validate(`ResiliencePolicy '${this.service}'`, props.replicas, this);
+
+    this.destinationRule = new DestinationRule(this, 'DestinationRule', {
+      metadata: { name: this.service, namespace: this.namespace },
+      spec: {
+        host: this.host,
+        trafficPolicy: {
+          connectionPool: {
+            tcp: {
+              maxConnections: this.connectionPool.maxConnections,
+              connectTimeout: istioDuration(this.connectionPool.connectTimeout),
+            },
+            http: {
+              http1MaxPendingRequests: this.connectionPool.maxPendingRequests,
+              http2MaxRequests: this.connectionPool.maxRequests,
+              maxRetries: this.connectionPool.maxRetries,
+            },
+          },
+          outlierDetection: {
+            consecutive5XxErrors: this.outlierDetection.consecutive5xxErrors,
+            interval: istioDuration(this.outlierDetection.interval),
+            baseEjectionTime: istioDuration(this.outlierDetection.baseEjectionTime),
+            maxEjectionPercent: this.outlierDetection.maxEjectionPercent,
+          },
+          retryBudget: this.retryBudget,
+        },
+        subsets: [{ name: this.version, labels: { version: this.version } }],
+      },
+    });
+
+    this.virtualService = new VirtualService(this, 'VirtualService', {
+      metadata: { name: this.service, namespace: this.namespace },
+      spec: {
+        hosts: [this.host],
+        http: [...this.routes.map((route) => this.httpRoute(route, route.name)), this.httpRoute(this.fallback, 'fallback')],
+      },
+    });
+  }
+
+  private httpRoute(route: Route, name: string): VirtualServiceSpecHttp {
+    const retry = route.retry;
+    return {
+      name,
+      match: route === this.fallback ? undefined : matchesOf(route),
+      route: [{ destination: { host: this.host, subset: this.version, port: { number: this.port } } }],
+      timeout: istioDuration(route.timeout),
+      retries:
+        retry.attempts === 0
+          ? { attempts: 0 }
+          : {
+              attempts: retry.attempts,
+              perTryTimeout: istioDuration(route.perTryTimeout),
+              retryOn: retry.retryOn,
+              backoff: istioDuration(retry.backoff),
+            },
+    };
+  }
+
+}
+
+function matchesOf(route: Route): VirtualServiceSpecHttpMatch[] {
+  const uri = route.isTemplate ? { regex: route.pathRegex } : { exact: route.path };
+  const headers = route.keyHeader ? { [route.keyHeader]: { regex: '.+' } } : undefined;
+  return route.methods.map((method) => ({
+    method: { exact: method } satisfies VirtualServiceSpecHttpMatchMethod,
+    uri,
+    headers,
+  }));
+}
+
+function validate(subject: string, replicas: number, policy: ResiliencePolicy): void {
+  const v = new PropsValidator(subject);
+  const seen = new Set<string>();
+  for (const route of [...policy.routes, policy.fallback]) {
+    const r = `route '${route.description}'`;
+    const key = `${route.description} ${route.keyHeader ?? ''}`;
+    v.check(!seen.has(key), () => `${r} is declared twice: remove one of them`);
+    seen.add(key);
+    validateRoute(v, route, r);
+  }
+  v.check(Number.isInteger(replicas) && replicas >= 1, () => `'replicas' (${replicas}) must be a whole number of at least 1`);
+  const od = policy.outlierDetection;
+  v.check(od.maxEjectionPercent >= 0 && od.maxEjectionPercent <= 100, () => `'outlierDetection.maxEjectionPercent' (${od.maxEjectionPercent}) must be between 0 and 100`);
+  if (replicas >= 2) {
+    const ejectable = ejectablePods(replicas, od.maxEjectionPercent);
+    v.check(
+      ejectable >= 1,
+      () =>
+        `'outlierDetection.maxEjectionPercent' (${od.maxEjectionPercent}) with 'replicas' (${replicas}) ejects no pod at all (Envoy ejects floor(${replicas} x ${od.maxEjectionPercent}%) = 0): raise it to at least ${Math.ceil(100 / replicas)}`,
+    );
+    v.check(
+      ejectable < replicas,
+      () =>
+        `'outlierDetection.maxEjectionPercent' (${od.maxEjectionPercent}) with 'replicas' (${replicas}) can eject every pod, leaving none to serve: lower it to at most ${Math.floor((100 * (replicas - 1)) / replicas)}`,
+    );
+  }
+  v.check(od.consecutive5xxErrors >= 1, () => `'outlierDetection.consecutive5xxErrors' (${od.consecutive5xxErrors}) must be at least 1`);
+  const pool = policy.connectionPool;
+  for (const field of ['maxConnections', 'maxPendingRequests', 'maxRequests', 'maxRetries'] as const) {
+    v.check(Number.isInteger(pool[field]) && pool[field] >= 1, () => `'connectionPool.${field}' (${pool[field]}) must be a whole number of at least 1`);
+  }
+  if (policy.retryBudget) {
+    const { percent } = policy.retryBudget;
+    v.check(percent > 0 && percent <= 100, () => `'retryBudget.percent' (${percent}) must be above 0 and at most 100`);
+  }
+  v.throwIfInvalid();
+}
+
+function validateRoute(v: PropsValidator, route: Route, r: string): void {
+  const { retry, timeout } = route;
+  v.check(timeout.toMilliseconds() >= 1, () => `${r}: 'timeout' (${describeDuration(timeout)}) must be at least 1ms`);
+  v.check(Number.isInteger(retry.attempts) && retry.attempts >= 0 && retry.attempts <= MAX_ATTEMPTS, () => `${r}: 'retry.attempts' (${retry.attempts}) must be a whole number from 0 to ${MAX_ATTEMPTS}`);
+  if (retry.attempts === 0) return;
+  const perTry = route.perTryTimeout;
+  v.check(
+    perTry.toMilliseconds() <= timeout.toMilliseconds(),
+    () => `${r}: 'perTryTimeout' (${describeDuration(perTry)}) exceeds 'timeout' (${describeDuration(timeout)}): lower perTryTimeout or raise timeout`,
+  );
+  if (retry.unsafeConditions.length > 0) {
+    const total = perTry.toMilliseconds() * retry.tries;
+    v.check(
+      total <= timeout.toMilliseconds(),
+      () =>
+        `${r}: 'perTryTimeout' (${describeDuration(perTry)}) x tries (${retry.tries}) = ${describeDuration(Duration.millis(total))} exceeds 'timeout' (${describeDuration(timeout)}), so the last retries are cut off: raise timeout or lower attempts`,
+    );
+  }
+  v.check(
+    retry.backoff.toMilliseconds() < perTry.toMilliseconds(),
+    () => `${r}: 'retry.backoff' (${describeDuration(retry.backoff)}) must be shorter than 'perTryTimeout' (${describeDuration(perTry)}): lower backoff`,
+  );
+  if (!route.routeClass.repeatable) {
+    v.check(
+      retry.unsafeConditions.length === 0,
+      () =>
+        `${r}: 'retry' retries on ${retry.unsafeConditions.join(',')} but the route is not idempotent, so a retry can apply the write twice: use Retry.onConnectFailure(), or make it Route.idempotentWrite with a keyHeader the service deduplicates on`,
+    );
+  }
+  if (route.routeClass === RouteClass.IDEMPOTENT_WRITE) {
+    const needsKey = route.methods.some((m) => m === 'POST' || m === 'PATCH');
+    v.check(
+      !needsKey || route.keyHeader !== undefined,
+      () => `${r}: 'keyHeader' is missing: a POST or PATCH is only safe to retry when it carries an idempotency key; set keyHeader (e.g. 'idempotency-key') or use Route.write`,
+    );
+  }
+}
