@@ -1,0 +1,139 @@
+import { Duration } from 'cdk8s';
+import { Retry } from '../mesh/retry.js';
+import { Route } from '../mesh/route.js';
+
+/**
+ * The shop, declared once. Every other part reads this model: the charts
+ * (Deployments, mesh policy, service URLs), authorization and NetworkPolicies,
+ * the resilience analyzer and the generated architecture docs. Add a call here
+ * and exactly that path opens everywhere.
+ */
+
+export type ServiceName = 'user' | 'product' | 'order' | 'payment' | 'notification';
+
+export interface ServiceSpec {
+  readonly name: ServiceName;
+  /** One line on what the service owns. */
+  readonly summary: string;
+  /** The service's HTTP API with route classes (drives VirtualService routes and retries). */
+  readonly routes: readonly Route[];
+  /** Routes reachable from the ingress gateway (by description, e.g. "GET /products"). */
+  readonly publicRoutes: readonly string[];
+  /** Tables in the service's own PostgreSQL database. */
+  readonly tables: readonly string[];
+  readonly replicas: number;
+}
+
+/** A synchronous call: `from` calls `to` on exactly these routes. */
+export interface CallEdge {
+  readonly from: ServiceName;
+  readonly to: ServiceName;
+  /** Route descriptions of `to` that `from` may call ("POST /charges"). */
+  readonly routes: readonly string[];
+}
+
+export interface TopicSpec {
+  readonly name: string;
+  readonly producers: readonly ServiceName[];
+  readonly consumers: readonly ServiceName[];
+  readonly partitions: number;
+  /** What travels on it. */
+  readonly summary: string;
+}
+
+const idempotencyKey = 'idempotency-key';
+
+export const services: readonly ServiceSpec[] = [
+  {
+    name: 'user',
+    summary: 'accounts, credentials (scrypt) and the JWT signing keys (JWKS)',
+    routes: [
+      Route.write('POST', '/users'),
+      Route.write('POST', '/sessions'),
+      Route.read('/users/me'),
+      Route.read('/users/{id}'),
+      Route.read('/.well-known/jwks.json'),
+    ],
+    publicRoutes: ['POST /users', 'POST /sessions', 'GET|HEAD /users/me', 'GET|HEAD /.well-known/jwks.json'],
+    tables: ['users', 'signing_keys'],
+    replicas: 1,
+  },
+  {
+    name: 'product',
+    summary: 'catalog, inventory and reservations (never oversold)',
+    routes: [
+      Route.read('/products'),
+      Route.read('/products/{id}'),
+      Route.idempotentWrite('POST', '/reservations', { keyHeader: idempotencyKey }),
+      Route.idempotentWrite('POST', '/reservations/{orderId}/commit', { keyHeader: idempotencyKey }),
+      Route.idempotentWrite('POST', '/reservations/{orderId}/release', { keyHeader: idempotencyKey }),
+    ],
+    publicRoutes: ['GET|HEAD /products', 'GET|HEAD /products/{id}'],
+    tables: ['products', 'inventory', 'reservations'],
+    replicas: 2,
+  },
+  {
+    name: 'order',
+    summary: 'orders and the order saga; transactional outbox to Kafka',
+    routes: [
+      // The saga calls three services in turn, so its budget is longer; the mesh re-sends it only
+      // when it cannot have reached the app (a client Idempotency-Key covers client retries).
+      Route.write('POST', '/orders', { timeout: Duration.seconds(8), retry: Retry.onConnectFailure({ attempts: 1 }) }),
+      Route.read('/orders'),
+      Route.read('/orders/{id}'),
+    ],
+    publicRoutes: ['POST /orders', 'GET|HEAD /orders', 'GET|HEAD /orders/{id}'],
+    tables: ['orders', 'order_items', 'outbox'],
+    replicas: 2,
+  },
+  {
+    name: 'payment',
+    summary: 'charges and refunds behind idempotency keys; outbox events',
+    routes: [
+      Route.idempotentWrite('POST', '/charges', { keyHeader: idempotencyKey }),
+      Route.idempotentWrite('POST', '/charges/{id}/refund', { keyHeader: idempotencyKey }),
+      Route.read('/charges/{id}'),
+    ],
+    publicRoutes: [],
+    tables: ['payments', 'idempotency_keys', 'outbox'],
+    replicas: 2,
+  },
+  {
+    name: 'notification',
+    summary: 'one notification per order event (deduplicated by event id)',
+    routes: [Route.read('/notifications')],
+    publicRoutes: ['GET|HEAD /notifications'],
+    tables: ['notifications', 'processed_events'],
+    replicas: 1,
+  },
+];
+
+export const callGraph: readonly CallEdge[] = [
+  { from: 'order', to: 'user', routes: ['GET|HEAD /users/{id}'] },
+  {
+    from: 'order',
+    to: 'product',
+    routes: ['POST /reservations', 'POST /reservations/{orderId}/commit', 'POST /reservations/{orderId}/release'],
+  },
+  { from: 'order', to: 'payment', routes: ['POST /charges', 'POST /charges/{id}/refund'] },
+];
+
+export const topics: readonly TopicSpec[] = [
+  { name: 'orders.events', producers: ['order'], consumers: ['notification'], partitions: 3, summary: 'OrderCreated, OrderConfirmed, OrderCancelled (v1 JSON, event id)' },
+  { name: 'payments.events', producers: ['payment'], consumers: [], partitions: 3, summary: 'PaymentCharged, PaymentRefunded (v1 JSON, event id)' },
+  { name: 'notifications.dlq', producers: ['notification'], consumers: [], partitions: 1, summary: 'order events notification could not process (poison messages)' },
+];
+
+export const namespaces = { shop: 'shop', kafka: 'kafka' } as const;
+
+/** Name of the Strimzi Kafka cluster (its bootstrap Service is `<name>-kafka-bootstrap`). */
+export const kafkaClusterName = 'shop-kafka';
+
+/** Laptop budget for the sum of requests of everything synthesized (Istio and Strimzi operators aside). */
+export const resourceBudget = { cpuMillis: 2000, memoryMiB: 3072 } as const;
+
+export function serviceSpec(name: ServiceName): ServiceSpec {
+  const spec = services.find((s) => s.name === name);
+  if (!spec) throw new Error(`unknown service '${name}'`);
+  return spec;
+}

@@ -1,0 +1,217 @@
+import { Chart, Size } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-28';
+import { Construct, type IConstruct } from 'constructs';
+import type { MeshedService, ResourceRequests } from './meshed-service.js';
+import { PropsValidator } from './validation.js';
+
+export interface PostgresDatabaseProps {
+  /** The only service that receives this database's connection settings. */
+  readonly owner: MeshedService;
+  /**
+   * PostgreSQL image (official image, Alpine variant: runs as uid 70).
+   * @default 'postgres:17-alpine'
+   */
+  readonly image?: string;
+  /**
+   * Size of the data volume (PersistentVolumeClaim via volumeClaimTemplates).
+   * @default Size.mebibytes(512)
+   */
+  readonly storage?: Size;
+  /**
+   * StorageClass of the volume.
+   * @default - the cluster default (kind: `standard`, local-path)
+   */
+  readonly storageClassName?: string;
+  /**
+   * Requests of the database container.
+   * @default { cpuMillis: 25, memoryMiB: 96 }
+   */
+  readonly resources?: ResourceRequests;
+  /**
+   * Requests of the Istio sidecar next to the database.
+   * @default { cpuMillis: 10, memoryMiB: 40 }
+   */
+  readonly sidecarResources?: ResourceRequests;
+}
+
+/** A Secret the manifests reference but never contain; created at deploy time. */
+export interface ExternalSecretRef {
+  readonly name: string;
+  readonly namespace: string;
+  /** Keys the Secret must hold. */
+  readonly keys: readonly string[];
+  /** Who creates it and how. */
+  readonly createdBy: string;
+}
+
+const PORT = 5432;
+const POSTGRES_UID = 70;
+
+/**
+ * A PostgreSQL owned by one service: StatefulSet (one replica), headless
+ * Service `<owner>-db`, a PVC per pod and connection settings wired into the
+ * owner only (DATABASE_URL, built by Kubernetes from the Secret at run time).
+ *
+ * The password lives in the Secret `<owner>-db-credentials` (key `password`),
+ * which no synthesized file contains: `make up` creates it with a random value
+ * when it is missing (see `PostgresDatabase.requiredSecrets`).
+ */
+export class PostgresDatabase extends Construct {
+  /** Every Secret the PostgresDatabases under `scope` need, for the deploy step and for checks. */
+  static requiredSecrets(scope: IConstruct): ExternalSecretRef[] {
+    return scope.node
+      .findAll()
+      .filter((c): c is PostgresDatabase => c instanceof PostgresDatabase)
+      .map((db) => db.credentials);
+  }
+
+  readonly name: string;
+  readonly namespace: string;
+  readonly databaseName: string;
+  readonly user: string;
+  readonly credentials: ExternalSecretRef;
+  readonly resources: ResourceRequests;
+  readonly sidecarResources: ResourceRequests;
+  readonly storage: Size;
+  readonly statefulSet: kplus.k8s.KubeStatefulSet;
+  readonly service: kplus.k8s.KubeService;
+
+  constructor(scope: Construct, id: string, props: PostgresDatabaseProps) {
+    super(scope, id);
+    const owner = props.owner;
+    this.name = `${owner.name}-db`;
+    this.namespace = Chart.of(this).namespace ?? 'default';
+    this.databaseName = owner.name;
+    this.user = owner.name;
+    this.resources = props.resources ?? { cpuMillis: 25, memoryMiB: 96 };
+    this.sidecarResources = props.sidecarResources ?? { cpuMillis: 10, memoryMiB: 40 };
+    this.storage = props.storage ?? Size.mebibytes(512);
+    this.credentials = {
+      name: `${this.name}-credentials`,
+      namespace: this.namespace,
+      keys: ['password'],
+      createdBy: '`make up` (bring-up CLI): a random alphanumeric password, created only when the Secret is missing',
+    };
+    const v = new PropsValidator(`PostgresDatabase '${this.name}'`);
+    v.check(owner.namespace === this.namespace, () => `'owner' (${owner.name} in namespace ${owner.namespace}) lives in another namespace than the database (${this.namespace}): declare both in one chart`);
+    v.check(this.storage.toMebibytes() >= 64, () => `'storage' (${this.storage.toMebibytes()}Mi) is too small for PostgreSQL: use at least 64Mi`);
+    v.throwIfInvalid();
+
+    const labels = {
+      app: this.name,
+      'app.kubernetes.io/name': 'postgresql',
+      'app.kubernetes.io/instance': this.name,
+      'app.kubernetes.io/component': 'database',
+      'app.kubernetes.io/part-of': 'meshkit',
+      'app.kubernetes.io/managed-by': 'cdk8s',
+    };
+    const metadata = { name: this.name, namespace: this.namespace, labels };
+    const pgEnv = { user: this.user, db: this.databaseName };
+
+    this.service = new kplus.k8s.KubeService(this, 'Service', {
+      metadata,
+      spec: {
+        clusterIp: 'None',
+        selector: { app: this.name },
+        ports: [{ name: 'tcp-postgres', port: PORT, targetPort: kplus.k8s.IntOrString.fromNumber(PORT), appProtocol: 'tcp' }],
+      },
+    });
+
+    const memoryLimit = `${this.resources.memoryLimitMiB ?? this.resources.memoryMiB * 4}Mi`;
+    this.statefulSet = new kplus.k8s.KubeStatefulSet(this, 'Resource', {
+      metadata,
+      spec: {
+        serviceName: this.name,
+        replicas: 1,
+        selector: { matchLabels: { app: this.name } },
+        template: {
+          metadata: {
+            labels,
+            annotations: {
+              'sidecar.istio.io/proxyCPU': `${this.sidecarResources.cpuMillis}m`,
+              'sidecar.istio.io/proxyMemory': `${this.sidecarResources.memoryMiB}Mi`,
+              'kubectl.kubernetes.io/default-container': 'postgres',
+            },
+          },
+          spec: {
+            automountServiceAccountToken: false,
+            securityContext: {
+              runAsNonRoot: true,
+              runAsUser: POSTGRES_UID,
+              runAsGroup: POSTGRES_UID,
+              fsGroup: POSTGRES_UID,
+              seccompProfile: { type: 'RuntimeDefault' },
+            },
+            containers: [
+              {
+                name: 'postgres',
+                image: props.image ?? 'postgres:17-alpine',
+                imagePullPolicy: 'IfNotPresent',
+                ports: [{ name: 'tcp-postgres', containerPort: PORT }],
+                env: [
+                  { name: 'POSTGRES_USER', value: pgEnv.user },
+                  { name: 'POSTGRES_DB', value: pgEnv.db },
+                  { name: 'POSTGRES_PASSWORD', valueFrom: { secretKeyRef: { name: this.credentials.name, key: 'password' } } },
+                  { name: 'PGDATA', value: '/var/lib/postgresql/data/pgdata' },
+                ],
+                resources: {
+                  requests: {
+                    cpu: kplus.k8s.Quantity.fromString(`${this.resources.cpuMillis}m`),
+                    memory: kplus.k8s.Quantity.fromString(`${this.resources.memoryMiB}Mi`),
+                  },
+                  limits: { memory: kplus.k8s.Quantity.fromString(memoryLimit) },
+                },
+                securityContext: {
+                  allowPrivilegeEscalation: false,
+                  readOnlyRootFilesystem: true,
+                  privileged: false,
+                  capabilities: { drop: ['ALL'] },
+                },
+                readinessProbe: {
+                  exec: { command: ['pg_isready', '-U', pgEnv.user, '-d', pgEnv.db, '-h', '127.0.0.1'] },
+                  periodSeconds: 5,
+                  failureThreshold: 3,
+                },
+                livenessProbe: {
+                  exec: { command: ['pg_isready', '-U', pgEnv.user, '-d', pgEnv.db, '-h', '127.0.0.1'] },
+                  initialDelaySeconds: 20,
+                  periodSeconds: 10,
+                  failureThreshold: 6,
+                },
+                volumeMounts: [
+                  { name: 'data', mountPath: '/var/lib/postgresql/data' },
+                  { name: 'run', mountPath: '/var/run/postgresql' },
+                  { name: 'tmp', mountPath: '/tmp' },
+                ],
+              },
+            ],
+            volumes: [
+              { name: 'run', emptyDir: { sizeLimit: kplus.k8s.Quantity.fromString('16Mi') } },
+              { name: 'tmp', emptyDir: { sizeLimit: kplus.k8s.Quantity.fromString('64Mi') } },
+            ],
+          },
+        },
+        volumeClaimTemplates: [
+          {
+            metadata: { name: 'data', labels },
+            spec: {
+              accessModes: ['ReadWriteOnce'],
+              storageClassName: props.storageClassName,
+              resources: { requests: { storage: kplus.k8s.Quantity.fromString(`${this.storage.toMebibytes()}Mi`) } },
+            },
+          },
+        ],
+      },
+    });
+
+    // Only the owner learns where its database is; Kubernetes expands $(VAR) from the earlier entries.
+    owner.addEnv('DATABASE_USER', kplus.EnvValue.fromValue(this.user));
+    owner.addEnv('DATABASE_PASSWORD', kplus.EnvValue.fromSecretValue({ secret: kplus.Secret.fromSecretName(this, 'Credentials', this.credentials.name), key: 'password' }));
+    owner.addEnv('DATABASE_URL', kplus.EnvValue.fromValue(`postgres://$(DATABASE_USER):$(DATABASE_PASSWORD)@${this.host}:${PORT}/${this.databaseName}`));
+  }
+
+  /** In-cluster DNS name of the database. */
+  get host(): string {
+    return `${this.name}.${this.namespace}.svc.cluster.local`;
+  }
+}

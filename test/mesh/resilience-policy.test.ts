@@ -1,0 +1,143 @@
+import { Duration, Testing } from 'cdk8s';
+import { describe, expect, it } from 'vitest';
+import { ResiliencePolicy, type ResiliencePolicyProps } from '../../mesh/resilience-policy.js';
+import { Retry } from '../../mesh/retry.js';
+import { Route } from '../../mesh/route.js';
+import { find, synth } from '../support/manifests.js';
+
+function policy(props: Partial<ResiliencePolicyProps> = {}) {
+  const chart = Testing.chart();
+  new ResiliencePolicy(chart, 'payment', {
+    service: 'payment',
+    namespace: 'shop',
+    port: 8080,
+    replicas: 2,
+    routes: [Route.idempotentWrite('POST', '/charges', { keyHeader: 'Idempotency-Key' }), Route.read('/charges/{id}')],
+    ...props,
+  });
+  return synth(chart);
+}
+
+describe('ResiliencePolicy', () => {
+  it('renders one VirtualService route per operation plus a conservative fallback, in order', () => {
+    const vs = find(policy(), 'VirtualService', 'payment');
+    expect(vs.apiVersion).toBe('networking.istio.io/v1');
+    expect(vs.spec.hosts).toEqual(['payment.shop.svc.cluster.local']);
+    expect(vs.spec.http.map((r: { name: string }) => r.name)).toEqual(['post-charges', 'get-charges-id', 'fallback']);
+  });
+
+  it('retries an idempotent write only when the request carries its idempotency key', () => {
+    const vs = find(policy(), 'VirtualService', 'payment');
+    expect(vs.spec.http[0]).toMatchObject({
+      match: [{ method: { exact: 'POST' }, uri: { exact: '/charges' }, headers: { 'idempotency-key': { regex: '.+' } } }],
+      timeout: '3s',
+      retries: { attempts: 2, perTryTimeout: '0.9s', retryOn: 'gateway-error,connect-failure,refused-stream,reset' },
+    });
+  });
+
+  it('matches path templates with an anchored regex', () => {
+    const vs = find(policy(), 'VirtualService', 'payment');
+    expect(vs.spec.http[1].match).toEqual([
+      { method: { exact: 'GET' }, uri: { regex: '^/charges/[^/]+$' } },
+      { method: { exact: 'HEAD' }, uri: { regex: '^/charges/[^/]+$' } },
+    ]);
+  });
+
+  it('sends requests matching no operation through a fallback that never re-sends a request that reached the app', () => {
+    const vs = find(policy(), 'VirtualService', 'payment');
+    const fallback = vs.spec.http[2];
+    expect(fallback.match).toBeUndefined();
+    expect(fallback.retries.retryOn).toBe('connect-failure,refused-stream,reset-before-request');
+  });
+
+  it('renders Retry.none() as attempts 0, which switches off Istio default retries', () => {
+    const vs = find(policy({ routes: [Route.write('POST', '/charges', { retry: Retry.none() })] }), 'VirtualService', 'payment');
+    expect(vs.spec.http[0].retries).toEqual({ attempts: 0 });
+  });
+
+  it('renders a DestinationRule with subset, connection pool, outlier detection and retry budget', () => {
+    const dr = find(policy(), 'DestinationRule', 'payment');
+    expect(dr.spec).toMatchObject({
+      host: 'payment.shop.svc.cluster.local',
+      subsets: [{ name: 'v1', labels: { version: 'v1' } }],
+      trafficPolicy: {
+        connectionPool: { tcp: { maxConnections: 100, connectTimeout: '0.5s' }, http: { http1MaxPendingRequests: 32, http2MaxRequests: 128, maxRetries: 16 } },
+        outlierDetection: { consecutive5xxErrors: 3, interval: '5s', baseEjectionTime: '30s', maxEjectionPercent: 50 },
+        retryBudget: { percent: 20, minRetryConcurrency: 3 },
+      },
+    });
+  });
+
+  it('sizes maxEjectionPercent by default so that exactly one pod always keeps serving', () => {
+    const dr = find(policy({ replicas: 4 }), 'DestinationRule', 'payment');
+    expect(dr.spec.trafficPolicy.outlierDetection.maxEjectionPercent).toBe(75);
+  });
+
+  it('leaves the retry budget out when asked', () => {
+    const dr = find(policy({ retryBudget: false }), 'DestinationRule', 'payment');
+    expect(dr.spec.trafficPolicy.retryBudget).toBeUndefined();
+  });
+
+  describe('validation', () => {
+    it('rejects tries whose per-try timeouts cannot fit in the route timeout', () => {
+      const route = Route.read('/charges', { timeout: Duration.seconds(2), retry: Retry.onGatewayErrors({ attempts: 3, perTryTimeout: Duration.seconds(1) }) });
+      expect(() => policy({ routes: [route] })).toThrow(
+        "route 'GET|HEAD /charges': 'perTryTimeout' (1s) x tries (4) = 4s exceeds 'timeout' (2s), so the last retries are cut off: raise timeout or lower attempts",
+      );
+    });
+
+    it('rejects a perTryTimeout longer than the timeout', () => {
+      const route = Route.write('POST', '/charges', { timeout: Duration.seconds(1), retry: Retry.onConnectFailure({ perTryTimeout: Duration.seconds(2) }) });
+      expect(() => policy({ routes: [route] })).toThrow("'perTryTimeout' (2s) exceeds 'timeout' (1s): lower perTryTimeout or raise timeout");
+    });
+
+    it('rejects retries on 5xx for a non-idempotent write and says how to fix it', () => {
+      const route = Route.write('POST', '/charges', { retry: Retry.on(['5xx', 'connect-failure'], { attempts: 2, perTryTimeout: Duration.seconds(1) }) });
+      expect(() => policy({ routes: [route] })).toThrow(
+        "route 'POST /charges': 'retry' retries on 5xx but the route is not idempotent, so a retry can apply the write twice: use Retry.onConnectFailure(), or make it Route.idempotentWrite with a keyHeader the service deduplicates on",
+      );
+    });
+
+    it('rejects an idempotent POST without the header that carries the key', () => {
+      expect(() => policy({ routes: [Route.idempotentWrite('POST', '/charges')] })).toThrow("route 'POST /charges': 'keyHeader' is missing");
+    });
+
+    it('accepts an idempotent PUT without a key header, since PUT is idempotent by HTTP semantics', () => {
+      expect(() => policy({ routes: [Route.idempotentWrite('PUT', '/charges/{id}')] })).not.toThrow();
+    });
+
+    it('rejects a maxEjectionPercent that can never eject a pod of a small deployment', () => {
+      expect(() => policy({ replicas: 2, outlierDetection: { maxEjectionPercent: 10 } })).toThrow(
+        "'outlierDetection.maxEjectionPercent' (10) with 'replicas' (2) ejects no pod at all (Envoy ejects floor(2 x 10%) = 0): raise it to at least 50",
+      );
+    });
+
+    it('rejects a maxEjectionPercent that can eject every pod', () => {
+      expect(() => policy({ replicas: 3, outlierDetection: { maxEjectionPercent: 100 } })).toThrow(
+        "'outlierDetection.maxEjectionPercent' (100) with 'replicas' (3) can eject every pod, leaving none to serve: lower it to at most 66",
+      );
+    });
+
+    it('rejects a backoff as long as the per-try timeout', () => {
+      const route = Route.read('/charges', { retry: Retry.onGatewayErrors({ perTryTimeout: Duration.millis(100), backoff: Duration.millis(100) }) });
+      expect(() => policy({ routes: [route] })).toThrow("'retry.backoff' (100ms) must be shorter than 'perTryTimeout' (100ms): lower backoff");
+    });
+
+    it('rejects the same operation declared twice', () => {
+      expect(() => policy({ routes: [Route.read('/charges'), Route.read('/charges')] })).toThrow("route 'GET|HEAD /charges' is declared twice");
+    });
+
+    it('reports every broken rule at once', () => {
+      try {
+        policy({ replicas: 2, outlierDetection: { maxEjectionPercent: 10 }, connectionPool: { maxPendingRequests: 0 }, retryBudget: { percent: 0 } });
+        expect.fail('expected a validation error');
+      } catch (error) {
+        expect((error as { problems: string[] }).problems).toEqual([
+          "'outlierDetection.maxEjectionPercent' (10) with 'replicas' (2) ejects no pod at all (Envoy ejects floor(2 x 10%) = 0): raise it to at least 50",
+          "'connectionPool.maxPendingRequests' (0) must be a whole number of at least 1",
+          "'retryBudget.percent' (0) must be above 0 and at most 100",
+        ]);
+      }
+    });
+  });
+});
