@@ -6,8 +6,8 @@
 export const versions = {
   /** Kubernetes minor served by kind and by the test kube-apiserver. */
   kubernetes: '1.34.4',
-  /** kind node image for `make up`; must match the Kubernetes minor above. */
-  kindNodeImage: 'kindest/node:v1.34.4',
+  /** kind node image for `make up`: the image kind v0.30 published for this minor. */
+  kindNodeImage: 'kindest/node:v1.34.0',
   /** Istio control plane and CRDs (Go module istio.io/api at the same version). */
   istio: '1.30.8',
   /** Strimzi operator and CRDs (Maven io.strimzi:api / crd-generator). */
