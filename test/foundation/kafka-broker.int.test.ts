@@ -42,19 +42,17 @@ describe('the test Kafka broker', () => {
     clients.push(consumer);
     await consumer.connect();
     await consumer.subscribe({ topic, fromBeginning: true });
-    const received = await new Promise<{ key: string | undefined; value: string | undefined; partition: number }>(
-      (resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error('no message within 60 s')), 60_000);
-        void consumer
-          .run({
-            eachMessage: async ({ message, partition }) => {
-              clearTimeout(timer);
-              resolve({ key: message.key?.toString(), value: message.value?.toString(), partition });
-            },
-          })
-          .catch(reject);
-      },
-    );
+    const received = await new Promise<{ key: string | undefined; value: string | undefined; partition: number }>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('no message within 60 s')), 60_000);
+      void consumer
+        .run({
+          eachMessage: async ({ message, partition }) => {
+            clearTimeout(timer);
+            resolve({ key: message.key?.toString(), value: message.value?.toString(), partition });
+          },
+        })
+        .catch(reject);
+    });
     expect(received).toEqual({ key: 'order-42', value: payload, partition: 0 });
   });
 });

@@ -141,7 +141,8 @@ process.once('exit', () => {
 function watchdog(pid: number): ChildProcess {
   const script =
     `trap '' INT TERM HUP; while kill -0 ${process.pid} 2>/dev/null && kill -0 ${pid} 2>/dev/null; do sleep 1; done; ` +
-    `if kill -0 ${pid} 2>/dev/null; then kill -TERM ${pid}; sleep 20; kill -KILL ${pid} 2>/dev/null; fi`;
+    `if kill -0 ${pid} 2>/dev/null; then kill -TERM ${pid}; i=0; ` +
+    `while kill -0 ${pid} 2>/dev/null && [ $i -lt 20 ]; do sleep 1; i=$((i+1)); done; kill -KILL ${pid} 2>/dev/null; fi`;
   const child = spawn('sh', ['-c', script], { detached: true, stdio: 'ignore' });
   child.unref();
   return child;
@@ -214,7 +215,12 @@ export async function startKafkaBroker(options: KafkaBrokerOptions = {}): Promis
     'auto.create.topics.enable': 'true',
     ...options.serverProperties,
   };
-  writeFileSync(propertiesFile, `${Object.entries(properties).map(([k, v]) => `${k}=${v}`).join('\n')}\n`);
+  writeFileSync(
+    propertiesFile,
+    `${Object.entries(properties)
+      .map(([k, v]) => `${k}=${v}`)
+      .join('\n')}\n`,
+  );
 
   const jvmArgs = [
     '-Xms256m',
@@ -269,6 +275,8 @@ export async function startKafkaBroker(options: KafkaBrokerOptions = {}): Promis
     const log = openSync(logFile, 'a');
     const proc = spawn(installation.java, [...jvmArgs, 'kafka.Kafka', propertiesFile], { stdio: ['ignore', log, log] });
     closeSync(log);
+    // Unref'd: a run that forgets stop() still exits, and the exit hook kills the broker.
+    proc.unref();
     child = proc;
     live.add(proc);
     let exited: string | undefined;
@@ -288,10 +296,7 @@ export async function startKafkaBroker(options: KafkaBrokerOptions = {}): Promis
       if (await isReady()) break;
       if (Date.now() > deadline) {
         await stop();
-        throw fail(
-          `broker on ${brokers[0]} not ready after ${readyTimeoutMs} ms`,
-          'read the log above; on a loaded machine raise readyTimeoutMs',
-        );
+        throw fail(`broker on ${brokers[0]} not ready after ${readyTimeoutMs} ms`, 'read the log above; on a loaded machine raise readyTimeoutMs');
       }
       await new Promise((resolve) => setTimeout(resolve, 250));
     }

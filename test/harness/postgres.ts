@@ -1,0 +1,297 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chownSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, realpathSync, rmSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import pg from 'pg';
+import { cachePath } from './cache.js';
+import { ComponentError } from './component-error.js';
+import { aptInstall, run, which } from './tools.js';
+
+const component = 'postgres';
+const fix = 'install PostgreSQL server binaries (Debian: apt-get install postgresql) and re-run';
+
+/** Server binaries found by `provisionPostgres`. */
+export interface PostgresInstallation {
+  /** Directory holding initdb, pg_ctl and postgres. */
+  readonly bindir: string;
+  readonly initdb: string;
+  readonly postgres: string;
+  /** Server version as `postgres --version` prints it, e.g. `15.13`. */
+  readonly version: string;
+}
+
+function majorOf(dir: string): number {
+  return Number(/\/(\d+)\/bin$/.exec(dir)?.[1] ?? 0);
+}
+
+function findBindir(): string | undefined {
+  // PATH first; a symlinked initdb (Debian puts none on PATH, images often do) names its real bindir.
+  const onPath = which('initdb');
+  if (onPath) {
+    const dir = dirname(realpathSync(onPath));
+    if (existsSync(join(dir, 'postgres'))) return dir;
+  }
+  const root = '/usr/lib/postgresql';
+  if (!existsSync(root)) return undefined;
+  return readdirSync(root)
+    .map((version) => join(root, version, 'bin'))
+    .filter((dir) => existsSync(join(dir, 'initdb')) && existsSync(join(dir, 'postgres')))
+    .sort((a, b) => majorOf(b) - majorOf(a))[0];
+}
+
+/** Finds the PostgreSQL server binaries (PATH, then the highest /usr/lib/postgresql/N/bin, then apt). */
+export function provisionPostgres(): PostgresInstallation {
+  let bindir = findBindir();
+  if (!bindir) {
+    aptInstall(component, ['postgresql'], fix);
+    bindir = findBindir();
+  }
+  if (!bindir) throw new ComponentError(component, 'initdb and postgres not found on PATH or under /usr/lib/postgresql/*/bin', fix);
+  const postgres = join(bindir, 'postgres');
+  const printed = run(postgres, ['--version'], { component, fix });
+  const version = /\(PostgreSQL\) (\d+(?:\.\d+)?)/.exec(printed)?.[1];
+  if (!version) throw new ComponentError(component, `cannot read the version from \`${postgres} --version\`: ${printed}`, fix);
+  return { bindir, initdb: join(bindir, 'initdb'), postgres, version };
+}
+
+interface OsUser {
+  readonly name: string;
+  readonly uid: number;
+  readonly gid: number;
+}
+
+function lookupUser(name: string): OsUser | undefined {
+  const line = readFileSync('/etc/passwd', 'utf8')
+    .split('\n')
+    .find((entry) => entry.startsWith(`${name}:`));
+  const [, , uid, gid] = line?.split(':') ?? [];
+  return uid && gid ? { name, uid: Number(uid), gid: Number(gid) } : undefined;
+}
+
+/**
+ * The account the server runs as. PostgreSQL refuses to run as root, and tests
+ * (like CI here) often run as root: then we use the `postgres` system user that
+ * the Debian packages create, or create an unprivileged system user ourselves
+ * when the binaries came without one. Undefined when we are not root: the
+ * server then simply runs as us.
+ */
+function serverUser(): OsUser | undefined {
+  if (process.getuid?.() !== 0) return undefined;
+  const existing = lookupUser('postgres') ?? lookupUser('meshkit-pg');
+  if (existing) return existing;
+  run('useradd', ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', 'meshkit-pg'], {
+    component,
+    fix: 'create an unprivileged user named postgres (useradd --system postgres) and re-run',
+  });
+  const created = lookupUser('meshkit-pg');
+  if (!created) throw new ComponentError(component, 'useradd meshkit-pg succeeded but the user is not in /etc/passwd', fix);
+  return created;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function lastLines(file: string, count = 30): string {
+  if (!existsSync(file)) return '(no log written)';
+  return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-count).join('\n');
+}
+
+// Everything this process started, killed synchronously on exit so no server outlives the test run.
+const live = new Set<ChildProcess>();
+const scratchDirs = new Set<string>();
+process.once('exit', () => {
+  for (const child of live) child.kill('SIGKILL');
+  for (const dir of scratchDirs) rmSync(dir, { recursive: true, force: true });
+});
+
+/** Kills the postmaster (fast shutdown, then SIGKILL) once we are gone; see kafka-broker.ts for the why. */
+function watchdog(pid: number): ChildProcess {
+  const script =
+    `trap '' INT TERM HUP; while kill -0 ${process.pid} 2>/dev/null && kill -0 ${pid} 2>/dev/null; do sleep 1; done; ` +
+    `if kill -0 ${pid} 2>/dev/null; then kill -INT ${pid}; i=0; ` +
+    `while kill -0 ${pid} 2>/dev/null && [ $i -lt 10 ]; do sleep 1; i=$((i+1)); done; kill -KILL ${pid} 2>/dev/null; fi`;
+  const child = spawn('sh', ['-c', script], { detached: true, stdio: 'ignore' });
+  child.unref();
+  return child;
+}
+
+/** Removes directories named `<prefix><pid>-…` whose creating process is gone (a run that was killed). */
+function sweepStale(root: string, prefix: string): void {
+  for (const name of readdirSync(root)) {
+    const pid = name.startsWith(prefix) ? Number(/^(\d+)-/.exec(name.slice(prefix.length))?.[1]) : 0;
+    if (!pid) continue;
+    try {
+      process.kill(pid, 0);
+    } catch {
+      rmSync(join(root, name), { recursive: true, force: true });
+    }
+  }
+}
+
+/**
+ * Creates database `name` on the server behind `adminUrl` and returns the URL of
+ * the new database. Standalone so that test workers, which only receive the URL
+ * through `inject('postgres')`, can create their own databases.
+ */
+export async function createDatabase(adminUrl: string, name: string): Promise<string> {
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name)) {
+    throw new Error(`'name' (${name}) must be a lower-case SQL identifier of at most 63 characters (a-z, 0-9, _)`);
+  }
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    await client.query(`create database "${name}"`);
+  } finally {
+    await client.end();
+  }
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+export interface RunningPostgres {
+  /** Superuser URL of the `postgres` database: `postgres://postgres@127.0.0.1:<port>/postgres`. */
+  readonly url: string;
+  /** Server version found by `provisionPostgres`. */
+  readonly version: string;
+  /** Milliseconds from spawning the postmaster to `select 1` answering. */
+  readonly startupMs: number;
+  /** Creates a database (lower-case identifier) and returns its URL. */
+  createDatabase(name: string): Promise<string>;
+  /** Fast shutdown, then removes the data directory and the socket directory. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a throwaway PostgreSQL server: fresh data directory under
+ * .cache/postgres/run, loopback TCP on a free port, unix socket in a private temp
+ * directory, trust authentication, durability switched off for speed.
+ * Resolves once `pg` can run `select 1`.
+ */
+export async function startPostgres(): Promise<RunningPostgres> {
+  const installation = provisionPostgres();
+  const user = serverUser();
+  const port = await freePort();
+  const runRoot = cachePath('postgres', 'run');
+  sweepStale(runRoot, 'pg-');
+  sweepStale(tmpdir(), 'meshkit-pg-');
+  const runDir = join(runRoot, `pg-${process.pid}-${randomBytes(4).toString('hex')}`);
+  const dataDir = join(runDir, 'data');
+  const logFile = join(runDir, 'postgres.log');
+  // Unix socket paths are limited to ~107 bytes, so the socket lives in a short temp path, not the cache.
+  const socketDir = mkdtempSync(join(tmpdir(), `meshkit-pg-${process.pid}-`));
+  scratchDirs.add(runDir);
+  scratchDirs.add(socketDir);
+  // Only the data directory is private: the server user must be able to reach it through runDir.
+  mkdirSync(runDir, { recursive: true, mode: 0o755 });
+  mkdirSync(dataDir, { mode: 0o700 });
+  if (user) {
+    chownSync(dataDir, user.uid, user.gid);
+    chownSync(socketDir, user.uid, user.gid);
+  }
+  const asUser = user ? { uid: user.uid, gid: user.gid } : {};
+  const cleanup = () => {
+    rmSync(runDir, { recursive: true, force: true });
+    rmSync(socketDir, { recursive: true, force: true });
+    scratchDirs.delete(runDir);
+    scratchDirs.delete(socketDir);
+  };
+
+  const initdb = spawnSync(installation.initdb, ['-D', dataDir, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C', '--no-sync'], {
+    ...asUser,
+    cwd: dataDir,
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
+  if (initdb.error || initdb.status !== 0) {
+    cleanup();
+    const output = `${initdb.stdout ?? ''}\n${initdb.stderr ?? ''}`.trim().split('\n').slice(-20).join('\n');
+    throw new ComponentError(
+      component,
+      `initdb failed (${initdb.error?.message ?? `exit code ${initdb.status}`}):\n${output}`,
+      user ? `every directory above ${dataDir} must be searchable by user ${user.name} (or set MESHKIT_CACHE to such a place)` : fix,
+    );
+  }
+
+  const began = performance.now();
+  const log = openSync(logFile, 'a');
+  const settings: Record<string, string> = {
+    listen_addresses: '127.0.0.1',
+    port: String(port),
+    unix_socket_directories: socketDir,
+    // A throwaway server: losing it on a crash is fine, waiting for the disk is not.
+    fsync: 'off',
+    full_page_writes: 'off',
+    synchronous_commit: 'off',
+    // Several services' pools run against one server in the service tests.
+    max_connections: '200',
+  };
+  const args = ['-D', dataDir, ...Object.entries(settings).flatMap(([name, value]) => ['-c', `${name}=${value}`])];
+  const child = spawn(installation.postgres, args, { ...asUser, cwd: dataDir, stdio: ['ignore', log, log] });
+  closeSync(log);
+  // Unref'd: a run that forgets stop() still exits, and the exit hook kills the server.
+  child.unref();
+  live.add(child);
+  let exited: string | undefined;
+  child.once('exit', (code, signal) => {
+    exited = `exited with ${signal ?? `code ${code}`}`;
+    live.delete(child);
+  });
+  const guard = child.pid === undefined ? undefined : watchdog(child.pid);
+
+  const stop = async (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) {
+      const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      child.kill('SIGINT');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      await gone;
+      clearTimeout(timer);
+    }
+    if (guard?.pid) process.kill(-guard.pid, 'SIGKILL');
+    cleanup();
+  };
+
+  const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (exited) {
+      const error = new ComponentError(component, `server ${exited} before it accepted connections:\n${lastLines(logFile)}`, fix);
+      await stop();
+      throw error;
+    }
+    const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 1_000 });
+    try {
+      await client.connect();
+      await client.query('select 1');
+      break;
+    } catch {
+      if (Date.now() > deadline) {
+        const error = new ComponentError(component, `server on port ${port} not ready after 60 s:\n${lastLines(logFile)}`, fix);
+        await stop();
+        throw error;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  }
+  const startupMs = Math.round(performance.now() - began);
+
+  return {
+    url,
+    version: installation.version,
+    startupMs,
+    createDatabase: (name) => createDatabase(url, name),
+    stop,
+  };
+}
