@@ -91,6 +91,18 @@ interface DiscoveryList {
   }[];
 }
 
+/**
+ * True when the server refused the object itself, false for a broken server.
+ * Server-side apply answers a patch that does not fit the schema (wrong type, undeclared
+ * field) with HTTP 500 "failed to create typed patch object" (kubernetes/kubernetes#122480,
+ * #139253), so that one 500 counts as a rejection; any other 5xx is an infrastructure failure.
+ */
+function isRejection(error: unknown): error is KubeApiError | UnknownKindError {
+  if (error instanceof UnknownKindError) return true;
+  if (!(error instanceof KubeApiError)) return false;
+  return error.status < 500 || error.message.startsWith('failed to create typed patch object');
+}
+
 /** `VirtualService shop/order` or `Namespace shop`: how objects are named in results and errors. */
 export function describeObject(object: KubeObject, namespaced = object.metadata.namespace !== undefined): string {
   const name = namespaced ? `${object.metadata.namespace ?? 'default'}/${object.metadata.name}` : object.metadata.name;
@@ -275,7 +287,7 @@ export class KubeClient {
         await this.applyServerSide([object], { dryRun: true });
         result.accepted.push(label);
       } catch (error) {
-        if (!(error instanceof KubeApiError || error instanceof UnknownKindError)) throw error;
+        if (!isRejection(error)) throw error;
         result.rejections.push({ object: label, reason: error.message });
       }
     }

@@ -4,7 +4,12 @@
 // k8s.io/kubernetes requires its staging modules at v0.0.0 and replaces them with
 // ./staging paths; replace directives of a dependency are ignored, so every one is
 // replaced below with its published v0.<minor>.<patch> twin. Bump all of them,
-// k8s.io/kubernetes and constructs/versions.ts together.
+// k8s.io/kubernetes and constructs/versions.ts together, then `go mod tidy`.
+//
+// etcd is the server k8s.io/kubernetes itself requires (v3.6.4 for 1.34.4), so the
+// etcd client kube-apiserver links stays exactly upstream's. kubeadm (and so kind)
+// runs 3.6.5 with 1.34.4, but requiring it would bump that client; a patch release
+// of the storage makes no difference to what these tests check.
 module meshkit/test/harness/kube-apiserver
 
 go 1.24.0
