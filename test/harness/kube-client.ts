@@ -4,10 +4,13 @@ import { Agent, request } from 'node:https';
 export interface KubeConnection {
   /** Base URL, e.g. https://127.0.0.1:40123 */
   url: string;
-  /** Bearer token accepted by the server. */
+  /** Bearer token accepted by the server; empty when a client certificate authenticates instead. */
   token: string;
   /** PEM bundle that verifies the server's certificate. */
   caCert: string;
+  /** PEM client certificate and key, as kind's kubeconfig carries them. */
+  clientCert?: string;
+  clientKey?: string;
 }
 
 /** A Kubernetes object as plain JSON (what cdk8s `Testing.synth` or `app.synthYaml` produce). */
@@ -119,7 +122,13 @@ export class KubeClient {
   private mappings: Map<string, ResourceMapping> | undefined;
 
   constructor(readonly connection: KubeConnection) {
-    this.agent = new Agent({ keepAlive: true, ca: connection.caCert, maxSockets: 8 });
+    this.agent = new Agent({
+      keepAlive: true,
+      maxSockets: 8,
+      ca: connection.caCert,
+      ...(connection.clientCert !== undefined && { cert: connection.clientCert }),
+      ...(connection.clientKey !== undefined && { key: connection.clientKey }),
+    });
   }
 
   /** Releases pooled connections so a CLI can exit. */
@@ -135,10 +144,8 @@ export class KubeClient {
   ): Promise<T> {
     const url = new URL(path, this.connection.url);
     const payload = options.body === undefined ? undefined : JSON.stringify(options.body);
-    const headers: Record<string, string> = {
-      authorization: `Bearer ${this.connection.token}`,
-      accept: options.accept ?? 'application/json',
-    };
+    const headers: Record<string, string> = { accept: options.accept ?? 'application/json' };
+    if (this.connection.token) headers.authorization = `Bearer ${this.connection.token}`;
     if (payload !== undefined) {
       headers['content-type'] = options.contentType ?? 'application/json';
       headers['content-length'] = String(Buffer.byteLength(payload));
