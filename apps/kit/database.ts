@@ -1,0 +1,147 @@
+import { mkdir } from 'node:fs/promises';
+import { PGlite } from '@electric-sql/pglite';
+import pg from 'pg';
+import type { Logger } from './logger.js';
+
+/** Runs SQL. Rows come back as plain objects; use `::int` casts for counts (pg returns int8 as text). */
+export interface Queryable {
+  query<T = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<T[]>;
+  /** Runs several statements without parameters (migrations). */
+  exec(sql: string): Promise<void>;
+}
+
+export interface Database extends Queryable {
+  readonly kind: 'postgres' | 'pglite';
+  /**
+   * Runs `fn` in one transaction: committed when it resolves, rolled back when it throws.
+   * Use only `tx` inside: on PGlite the database is busy until the transaction ends.
+   */
+  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  /** A trivial query, for readiness. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface DatabaseOptions {
+  /** PostgreSQL URL; when undefined, an embedded PGlite is used. */
+  readonly url: string | undefined;
+  /** PGlite data directory, or `memory://`. */
+  readonly pgliteDataDir: string;
+  readonly logger: Logger;
+  /**
+   * Connections of the pg Pool.
+   * @default 5
+   */
+  readonly poolSize?: number;
+}
+
+export async function openDatabase(options: DatabaseOptions): Promise<Database> {
+  if (options.url) return openPostgres(options.url, options.logger, options.poolSize ?? 5);
+  return openPglite(options.pgliteDataDir);
+}
+
+function openPostgres(url: string, logger: Logger, max: number): Database {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max,
+    connectionTimeoutMillis: 3000,
+    idleTimeoutMillis: 30_000,
+    // A stuck statement must not hold a request (and its row locks) longer than the mesh waits for it.
+    statement_timeout: 5000,
+    application_name: process.env['SERVICE_NAME'] ?? 'meshkit',
+  });
+  // An idle client can lose its connection (database restart); without a listener that would crash the process.
+  pool.on('error', (err) => logger.warn({ err }, 'idle database connection failed'));
+  const queryable = (client: pg.Pool | pg.PoolClient): Queryable => ({
+    query: async <T>(sql: string, params?: readonly unknown[]) => (await client.query(sql, params as unknown[] | undefined)).rows as T[],
+    exec: async (sql) => {
+      await client.query(sql);
+    },
+  });
+  return {
+    kind: 'postgres',
+    ...queryable(pool),
+    async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+      const client = await pool.connect();
+      let broken: Error | undefined;
+      try {
+        await client.query('BEGIN');
+        const result = await fn(queryable(client));
+        await client.query('COMMIT');
+        return result;
+      } catch (err) {
+        await client.query('ROLLBACK').catch((rollbackError: Error) => {
+          broken = rollbackError;
+        });
+        throw err;
+      } finally {
+        // A client whose rollback failed is in an unknown state: destroy it rather than reuse it.
+        client.release(broken);
+      }
+    },
+    async ping() {
+      await pool.query('SELECT 1');
+    },
+    async close() {
+      await pool.end();
+    },
+  };
+}
+
+async function openPglite(dataDir: string): Promise<Database> {
+  const inMemory = dataDir === 'memory://' || dataDir === '';
+  if (!inMemory) await mkdir(dataDir, { recursive: true });
+  const db = await PGlite.create(inMemory ? undefined : dataDir);
+  const wrap = (q: { query: PGlite['query']; exec: PGlite['exec'] }): Queryable => ({
+    query: async <T>(sql: string, params?: readonly unknown[]) => (await q.query<T>(sql, params as unknown[] | undefined)).rows,
+    exec: async (sql) => {
+      await q.exec(sql);
+    },
+  });
+  return {
+    kind: 'pglite',
+    ...wrap(db),
+    transaction: (fn) => db.transaction((tx) => fn(wrap(tx))),
+    async ping() {
+      await db.query('SELECT 1');
+    },
+    async close() {
+      await db.close();
+    },
+  };
+}
+
+/** A schema change, applied once, in order of `id`. Never edit one that has shipped: add another. */
+export interface Migration {
+  readonly id: string;
+  readonly sql: string;
+}
+
+/**
+ * Applies the migrations not yet recorded, each in its own transaction. An
+ * advisory lock makes replicas that start together apply them one at a time.
+ */
+export async function migrate(db: Database, migrations: readonly Migration[], logger: Logger): Promise<string[]> {
+  const ids = migrations.map((m) => m.id);
+  const sorted = [...ids].sort();
+  if (ids.some((id, i) => id !== sorted[i]) || new Set(ids).size !== ids.length) {
+    throw new Error(`migration ids must be unique and sorted (got ${ids.join(', ')})`);
+  }
+  await db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (id text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())');
+  const applied: string[] = [];
+  for (const migration of migrations) {
+    const done = await db.transaction(async (tx) => {
+      await tx.query('SELECT pg_advisory_xact_lock(72431)');
+      const seen = await tx.query('SELECT 1 FROM schema_migrations WHERE id = $1', [migration.id]);
+      if (seen.length > 0) return false;
+      await tx.exec(migration.sql);
+      await tx.query('INSERT INTO schema_migrations (id) VALUES ($1)', [migration.id]);
+      return true;
+    });
+    if (done) {
+      applied.push(migration.id);
+      logger.info({ migration: migration.id }, 'migration applied');
+    }
+  }
+  return applied;
+}

@@ -1,0 +1,215 @@
+import { randomUUID } from 'node:crypto';
+import { Gauge, Counter, type Registry } from 'prom-client';
+import { Backoff, pause } from './backoff.js';
+import { propagationHeaders } from './context.js';
+import type { Database, Migration, Queryable } from './database.js';
+import type { EventPublisher, OutgoingMessage } from './kafka.js';
+import type { Logger } from './logger.js';
+
+/** Versioned envelope of every event on Kafka. Consumers dedupe by `eventId`. */
+export interface EventEnvelope<T = unknown> {
+  readonly eventId: string;
+  readonly type: string;
+  readonly version: number;
+  readonly occurredAt: string;
+  /** Service that wrote the event. */
+  readonly source: string;
+  readonly data: T;
+}
+
+/** The outbox table and the relay's lease; include in a service's migrations. */
+export const outboxMigration: Migration = {
+  id: '0100_outbox',
+  sql: `
+    CREATE TABLE IF NOT EXISTS outbox (
+      seq bigserial PRIMARY KEY,
+      event_id uuid NOT NULL UNIQUE,
+      topic text NOT NULL,
+      message_key text NOT NULL,
+      event_type text NOT NULL,
+      payload jsonb NOT NULL,
+      headers jsonb NOT NULL DEFAULT '{}',
+      created_at timestamptz NOT NULL DEFAULT now(),
+      sent_at timestamptz
+    );
+    CREATE INDEX IF NOT EXISTS outbox_unsent ON outbox (seq) WHERE sent_at IS NULL;
+    CREATE TABLE IF NOT EXISTS outbox_lease (
+      id int PRIMARY KEY CHECK (id = 1),
+      holder text NOT NULL,
+      expires_at timestamptz NOT NULL
+    );
+  `,
+};
+
+export interface NewEvent<T> {
+  readonly topic: string;
+  /** Kafka message key: events with the same key keep their order (one partition). */
+  readonly key: string;
+  readonly type: string;
+  readonly data: T;
+  readonly source: string;
+  /** @default 1 */
+  readonly version?: number;
+}
+
+/**
+ * Writes an event into the outbox inside the caller's transaction, so it exists
+ * exactly when the state change it describes does. The trace headers of the
+ * current request travel with it onto Kafka.
+ */
+export async function recordEvent<T>(tx: Queryable, event: NewEvent<T>): Promise<EventEnvelope<T>> {
+  const envelope: EventEnvelope<T> = {
+    eventId: randomUUID(),
+    type: event.type,
+    version: event.version ?? 1,
+    occurredAt: new Date().toISOString(),
+    source: event.source,
+    data: event.data,
+  };
+  const { 'x-request-id': requestId, ...trace } = propagationHeaders();
+  const headers = { ...trace, ...(requestId ? { 'x-request-id': requestId } : {}), 'event-id': envelope.eventId, 'event-type': envelope.type };
+  await tx.query('INSERT INTO outbox (event_id, topic, message_key, event_type, payload, headers) VALUES ($1, $2, $3, $4, $5, $6)', [
+    envelope.eventId,
+    event.topic,
+    event.key,
+    event.type,
+    JSON.stringify(envelope),
+    JSON.stringify(headers),
+  ]);
+  return envelope;
+}
+
+export interface OutboxRelayOptions {
+  readonly db: Database;
+  readonly publisher: EventPublisher;
+  readonly logger: Logger;
+  readonly registry?: Registry;
+  /** Identity in the lease table (pod name). */
+  readonly holder: string;
+  /** @default 100 */
+  readonly batchSize?: number;
+  /** Wait between polls when the outbox is empty. @default 500 */
+  readonly pollIntervalMs?: number;
+  /** How long one relay owns the outbox without renewing. @default 15000 */
+  readonly leaseMs?: number;
+}
+
+interface OutboxRow {
+  seq: string | number;
+  event_id: string;
+  topic: string;
+  message_key: string;
+  payload: unknown;
+  headers: Record<string, string>;
+}
+
+/**
+ * Publishes outbox rows to Kafka in order and marks them sent. One replica at a
+ * time holds a lease on the outbox so events of one key leave in the order they
+ * were written; others stand by. Delivery is at least once (a crash between
+ * publish and mark re-sends), which consumers absorb by event id. When Kafka is
+ * down the relay backs off and the rows wait.
+ */
+export class OutboxRelay {
+  private readonly batchSize: number;
+  private readonly pollIntervalMs: number;
+  private readonly leaseMs: number;
+  private readonly abort = new AbortController();
+  private loop: Promise<void> | undefined;
+  private connected = false;
+  private readonly published: Counter | undefined;
+
+  constructor(private readonly options: OutboxRelayOptions) {
+    this.batchSize = options.batchSize ?? 100;
+    this.pollIntervalMs = options.pollIntervalMs ?? 500;
+    this.leaseMs = options.leaseMs ?? 15_000;
+    if (options.registry) {
+      this.published = new Counter({ name: 'outbox_events_published_total', help: 'Outbox events published to Kafka', registers: [options.registry] });
+      const db = options.db;
+      new Gauge({
+        name: 'outbox_unsent_events',
+        help: 'Outbox events not yet published',
+        registers: [options.registry],
+        async collect() {
+          const [row] = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM outbox WHERE sent_at IS NULL').catch(() => [{ n: -1 }]);
+          this.set(row?.n ?? -1);
+        },
+      });
+    }
+  }
+
+  start(): void {
+    this.loop ??= this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.abort.abort();
+    await this.loop;
+    if (this.connected) await this.options.publisher.disconnect().catch(() => undefined);
+    await this.options.db.query('DELETE FROM outbox_lease WHERE holder = $1', [this.options.holder]).catch(() => undefined);
+  }
+
+  /** One cycle: take or renew the lease, publish one batch, mark it sent. Returns rows published. */
+  async relayOnce(): Promise<number> {
+    if (!(await this.holdLease())) return 0;
+    const rows = await this.options.db.query<OutboxRow>(
+      'SELECT seq, event_id, topic, message_key, payload, headers FROM outbox WHERE sent_at IS NULL ORDER BY seq LIMIT $1',
+      [this.batchSize],
+    );
+    if (rows.length === 0) return 0;
+    // Consecutive rows of one topic go in one send; the order across the batch is kept.
+    let start = 0;
+    while (start < rows.length) {
+      const topic = rows[start]!.topic;
+      let end = start;
+      while (end < rows.length && rows[end]!.topic === topic) end += 1;
+      const chunk = rows.slice(start, end);
+      await this.options.publisher.publish(topic, chunk.map(toMessage));
+      await this.options.db.query('UPDATE outbox SET sent_at = now() WHERE event_id = ANY($1::uuid[])', [chunk.map((r) => r.event_id)]);
+      this.published?.inc(chunk.length);
+      start = end;
+    }
+    return rows.length;
+  }
+
+  private async holdLease(): Promise<boolean> {
+    const rows = await this.options.db.query(
+      `INSERT INTO outbox_lease (id, holder, expires_at) VALUES (1, $1, now() + $2::int * interval '1 millisecond')
+       ON CONFLICT (id) DO UPDATE SET holder = EXCLUDED.holder, expires_at = EXCLUDED.expires_at
+       WHERE outbox_lease.holder = EXCLUDED.holder OR outbox_lease.expires_at < now()
+       RETURNING holder`,
+      [this.options.holder, this.leaseMs],
+    );
+    return rows.length === 1;
+  }
+
+  private async run(): Promise<void> {
+    const { logger, publisher } = this.options;
+    const backoff = new Backoff();
+    const signal = this.abort.signal;
+    while (!signal.aborted) {
+      try {
+        if (!this.connected) {
+          await publisher.connect();
+          this.connected = true;
+          logger.info('outbox relay connected to Kafka');
+        }
+        const sent = await this.relayOnce();
+        backoff.reset();
+        if (sent < this.batchSize && !(await pause(this.pollIntervalMs, signal))) break;
+      } catch (err) {
+        const delay = backoff.next();
+        logger.warn({ err, retryInMs: delay }, 'outbox relay failed; events stay in the outbox');
+        if (this.connected) {
+          this.connected = false;
+          await publisher.disconnect().catch(() => undefined);
+        }
+        if (!(await pause(delay, signal))) break;
+      }
+    }
+  }
+}
+
+function toMessage(row: OutboxRow): OutgoingMessage {
+  return { key: row.message_key, value: typeof row.payload === 'string' ? row.payload : JSON.stringify(row.payload), headers: row.headers };
+}
