@@ -1,0 +1,27 @@
+import type { ServiceDefinition } from '../kit/index.js';
+import { Accounts, type TokenSettings } from './domain/users.js';
+import { migrations } from './infrastructure/migrations.js';
+import { loadSigningKeys } from './infrastructure/signing-keys.js';
+import { PgUserStore } from './infrastructure/user-store.js';
+import { jwksRoutes } from './routes/jwks.js';
+import { sessionRoutes } from './routes/sessions.js';
+import { userRoutes } from './routes/users.js';
+
+/**
+ * user: accounts, scrypt credentials and the JWT signing keys.
+ * JWT_ISSUER and JWT_AUDIENCE must match the mesh's RequestAuthentication.
+ */
+export const userService: ServiceDefinition<TokenSettings> = {
+  name: 'user',
+  migrations,
+  readSettings: (env) => ({
+    issuer: env.string('JWT_ISSUER', 'meshkit-user'),
+    audience: env.string('JWT_AUDIENCE', 'meshkit'),
+    ttlSeconds: env.int('JWT_TTL_SECONDS', 3600, { min: 60, max: 86_400 }),
+  }),
+  async create({ db, settings }) {
+    const keys = await loadSigningKeys(db);
+    const accounts = new Accounts(new PgUserStore(db), () => keys[0]!, settings);
+    return { routes: [...userRoutes(accounts), ...sessionRoutes(accounts), ...jwksRoutes(keys)] };
+  },
+};

@@ -1,0 +1,14 @@
+import { defineRoute, type AnyRoute } from '../../kit/index.js';
+import { jwks, type SigningKey } from '../domain/tokens.js';
+
+export function jwksRoutes(keys: readonly SigningKey[]): AnyRoute[] {
+  const body = jwks(keys);
+  return [
+    defineRoute({
+      method: 'GET',
+      path: '/.well-known/jwks.json',
+      // Envoy caches the set itself; a short max-age lets a new key appear within minutes.
+      handle: async () => ({ body, headers: { 'cache-control': 'public, max-age=300' } }),
+    }),
+  ];
+}
