@@ -127,7 +127,7 @@ export const topics: readonly TopicSpec[] = [
 export const namespaces = { shop: 'shop', kafka: 'kafka' } as const;
 
 /** Name of the Strimzi Kafka cluster (its bootstrap Service is `<name>-kafka-bootstrap`). */
-export const kafkaClusterName = 'shop-kafka';
+export const kafkaClusterName = 'meshkit';
 
 /** Laptop budget for the sum of requests of everything synthesized (Istio and Strimzi operators aside). */
 export const resourceBudget = { cpuMillis: 2000, memoryMiB: 3072 } as const;

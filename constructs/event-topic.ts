@@ -1,0 +1,54 @@
+import { Construct } from 'constructs';
+import { KafkaTopic } from '../imports/strimzi-kafka.strimzi.io.js';
+import type { KafkaCluster } from './kafka-cluster.js';
+import { PropsValidator } from './validation.js';
+
+export interface EventTopicProps {
+  /** Cluster whose topic operator manages the topic. */
+  readonly cluster: KafkaCluster;
+  /** Kafka topic name (may contain dots, e.g. `orders.events`). */
+  readonly topicName: string;
+  /** Partitions of the topic. */
+  readonly partitions: number;
+  /** Retention in hours (`retention.ms`). */
+  readonly retentionHours: number;
+}
+
+/**
+ * One event stream as a Strimzi KafkaTopic (kafka.strimzi.io/v1), replicated to
+ * match its cluster. The resource name is the topic name with dots replaced, and
+ * `spec.topicName` keeps the real name.
+ */
+export class EventTopic extends Construct {
+  readonly topicName: string;
+  readonly resourceName: string;
+  readonly resource: KafkaTopic;
+
+  constructor(scope: Construct, id: string, props: EventTopicProps) {
+    super(scope, id);
+    this.topicName = props.topicName;
+    this.resourceName = props.topicName.replace(/[._]/g, '-');
+    const v = new PropsValidator(`EventTopic '${props.topicName}'`);
+    v.check(/^[a-zA-Z0-9._-]{1,249}$/.test(props.topicName), () => `'topicName' ('${props.topicName}') must be 1-249 characters of letters, digits, '.', '_' and '-'`);
+    v.check(Number.isInteger(props.partitions) && props.partitions >= 1, () => `'partitions' (${props.partitions}) must be a whole number of at least 1`);
+    v.check(props.retentionHours > 0, () => `'retentionHours' (${props.retentionHours}) must be positive`);
+    v.throwIfInvalid();
+
+    this.resource = new KafkaTopic(this, 'Resource', {
+      metadata: {
+        name: this.resourceName,
+        namespace: props.cluster.namespace,
+        labels: { 'strimzi.io/cluster': props.cluster.name, 'app.kubernetes.io/part-of': 'meshkit' },
+      },
+      spec: {
+        topicName: props.topicName,
+        partitions: props.partitions,
+        replicas: props.cluster.replication.factor,
+        config: {
+          'retention.ms': props.retentionHours * 3600 * 1000,
+          'min.insync.replicas': props.cluster.replication.minInSync,
+        },
+      },
+    });
+  }
+}
