@@ -1,8 +1,9 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
 import { versions } from '../../constructs/versions.js';
 import { cachePath, repoRoot } from './cache.js';
@@ -239,10 +240,12 @@ export async function startKafkaBroker(options: KafkaBrokerOptions = {}): Promis
     new ComponentError(component, `${problem}\n  last lines of ${logFile}:\n${lastLines(logFile)}`, fix);
 
   // Formatting writes meta.properties with the cluster id; a restart reuses the formatted directory.
-  run(installation.java, [...jvmArgs, 'kafka.tools.StorageTool', 'format', '--config', propertiesFile, '--cluster-id', randomClusterId()], {
-    component,
-    fix: `check ${propertiesFile}; the storage tool rejected it`,
-    timeout: 120_000,
+  // Async, unlike tools.run: the global setup starts kube-apiserver and PostgreSQL meanwhile.
+  const format = [...jvmArgs, 'kafka.tools.StorageTool', 'format', '--config', propertiesFile, '--cluster-id', randomClusterId()];
+  await promisify(execFile)(installation.java, format, { timeout: 120_000, maxBuffer: 16 * 1024 * 1024 }).catch((error: unknown) => {
+    const { stdout = '', stderr = '', code, signal } = error as { stdout?: string; stderr?: string; code?: number | string; signal?: string };
+    const output = `${stdout}\n${stderr}`.trim().split('\n').slice(-25).join('\n');
+    throw new ComponentError(component, `kafka.tools.StorageTool format failed (${signal ?? `exit code ${code}`}):\n${output}`, `check ${propertiesFile}`);
   });
 
   let child: ChildProcess | undefined;

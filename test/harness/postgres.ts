@@ -1,9 +1,10 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chownSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
 import pg from 'pg';
 import { cachePath } from './cache.js';
 import { ComponentError } from './component-error.js';
@@ -207,21 +208,18 @@ export async function startPostgres(): Promise<RunningPostgres> {
     scratchDirs.delete(socketDir);
   };
 
-  const initdb = spawnSync(installation.initdb, ['-D', dataDir, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C', '--no-sync'], {
-    ...asUser,
-    cwd: dataDir,
-    encoding: 'utf8',
-    timeout: 120_000,
-  });
-  if (initdb.error || initdb.status !== 0) {
+  // Async, unlike tools.run: the global setup starts kube-apiserver and Kafka meanwhile.
+  const initdbArgs = ['-D', dataDir, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C', '--no-sync'];
+  await promisify(execFile)(installation.initdb, initdbArgs, { ...asUser, cwd: dataDir, timeout: 120_000 }).catch((error: unknown) => {
     cleanup();
-    const output = `${initdb.stdout ?? ''}\n${initdb.stderr ?? ''}`.trim().split('\n').slice(-20).join('\n');
+    const { stdout = '', stderr = '', code, signal } = error as { stdout?: string; stderr?: string; code?: number | string; signal?: string };
+    const output = `${stdout}\n${stderr}`.trim().split('\n').slice(-20).join('\n');
     throw new ComponentError(
       component,
-      `initdb failed (${initdb.error?.message ?? `exit code ${initdb.status}`}):\n${output}`,
+      `initdb failed (${signal ?? `exit code ${code}`}):\n${output}`,
       user ? `every directory above ${dataDir} must be searchable by user ${user.name} (or set MESHKIT_CACHE to such a place)` : fix,
     );
-  }
+  });
 
   const began = performance.now();
   const log = openSync(logFile, 'a');
