@@ -1,0 +1,21 @@
+import { defineRoute, schemas, type AnyRoute } from '../../kit/index.js';
+import type { Inventory } from '../domain/inventory.js';
+
+export const productIdSchema = { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{0,63}$' } as const;
+
+export function productRoutes(inventory: Inventory): AnyRoute[] {
+  return [
+    defineRoute<undefined, { limit: number; offset: number }>({
+      method: 'GET',
+      path: '/products',
+      query: { type: 'object', properties: { limit: schemas.limit(50, 100), offset: { type: 'integer', minimum: 0, maximum: 100_000, default: 0 } } },
+      handle: async ({ query }) => ({ body: { products: await inventory.listProducts(query.limit, query.offset), limit: query.limit, offset: query.offset } }),
+    }),
+    defineRoute<undefined, Record<string, unknown>, { id: string }>({
+      method: 'GET',
+      path: '/products/{id}',
+      params: { type: 'object', required: ['id'], properties: { id: productIdSchema } },
+      handle: async ({ params }) => ({ body: await inventory.getProduct(params.id) }),
+    }),
+  ];
+}
