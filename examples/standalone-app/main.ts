@@ -1,0 +1,28 @@
+/**
+ * A cdk8s app of your own that uses meshkit as a library: one meshed service
+ * with a custom resilience policy and a database. It imports only the public
+ * entry point ('meshkit'); run it with `npx tsx examples/standalone-app/main.ts`.
+ */
+import { App, Chart, Duration } from 'cdk8s';
+import { MeshedService, PostgresDatabase, Retry, Route } from 'meshkit';
+
+const app = new App({ outdir: process.env.CDK8S_OUTDIR ?? 'dist/standalone-app' });
+const chart = new Chart(app, 'inventory', { namespace: 'warehouse' });
+
+const inventory = new MeshedService(chart, 'inventory', {
+  image: 'example/inventory:1.0',
+  replicas: 3,
+  routes: [
+    Route.read('/items'),
+    Route.read('/items/{sku}', { timeout: Duration.seconds(1), retry: Retry.onGatewayErrors({ attempts: 2, perTryTimeout: Duration.millis(300) }) }),
+    Route.idempotentWrite('PUT', '/items/{sku}'),
+    Route.write('POST', '/items/{sku}/adjustments'),
+  ],
+  resilience: {
+    outlierDetection: { consecutive5xxErrors: 5 },
+    connectionPool: { maxPendingRequests: 16 },
+  },
+});
+new PostgresDatabase(chart, 'inventory-db', { owner: inventory });
+
+app.synth();
