@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel, Partitioners, type Consumer, type Producer } from 'kafkajs';
 import { afterAll, describe, expect, inject, it } from 'vitest';
+import { startKafkaBroker } from '../harness/kafka-broker.js';
 
 describe('the test Kafka broker', () => {
   const { brokers } = inject('kafka');
@@ -54,5 +55,30 @@ describe('the test Kafka broker', () => {
         .catch(reject);
     });
     expect(received).toEqual({ key: 'order-42', value: payload, partition: 0 });
+  });
+});
+
+describe('a broker of its own, for fault tests', () => {
+  it('comes back after restart() on the same address with its data', async () => {
+    const broker = await startKafkaBroker();
+    try {
+      const kafka = new Kafka({ clientId: 'foundation-restart', brokers: broker.brokers, logLevel: logLevel.NOTHING });
+      const topic = 'survives-restart';
+      const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+      await producer.connect();
+      await producer.send({ topic, acks: -1, messages: [{ key: 'k', value: 'before restart' }] });
+      await producer.disconnect();
+
+      await broker.restart();
+
+      const admin = kafka.admin();
+      await admin.connect();
+      const offsets = await admin.fetchTopicOffsets(topic);
+      await admin.disconnect();
+      expect(offsets).toEqual([expect.objectContaining({ partition: 0, low: '0', high: '1' })]);
+      expect(broker.startupMs).toBeGreaterThan(0);
+    } finally {
+      await broker.stop();
+    }
   });
 });

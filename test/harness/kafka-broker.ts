@@ -139,6 +139,14 @@ process.once('exit', () => {
  * of the test runner skips 'exit' handlers). It ignores the terminal's signals so
  * Ctrl-C cannot leave the broker orphaned, and ends by itself when the broker does.
  */
+function killGroup(pgid: number): void {
+  try {
+    process.kill(-pgid, 'SIGKILL');
+  } catch {
+    // already gone: it noticed its process end first
+  }
+}
+
 function watchdog(pid: number): ChildProcess {
   const script =
     `trap '' INT TERM HUP; while kill -0 ${process.pid} 2>/dev/null && kill -0 ${pid} 2>/dev/null; do sleep 1; done; ` +
@@ -318,7 +326,7 @@ export async function startKafkaBroker(options: KafkaBrokerOptions = {}): Promis
     await gone;
     clearTimeout(timer);
     // The watchdog leads its own process group: kill its `sleep` too.
-    if (guard?.pid) process.kill(-guard.pid, 'SIGKILL');
+    if (guard?.pid) killGroup(guard.pid);
     guard = undefined;
   };
 

@@ -116,6 +116,14 @@ process.once('exit', () => {
 });
 
 /** Kills the postmaster (fast shutdown, then SIGKILL) once we are gone; see kafka-broker.ts for the why. */
+function killGroup(pgid: number): void {
+  try {
+    process.kill(-pgid, 'SIGKILL');
+  } catch {
+    // already gone: it noticed its process end first
+  }
+}
+
 function watchdog(pid: number): ChildProcess {
   const script =
     `trap '' INT TERM HUP; while kill -0 ${process.pid} 2>/dev/null && kill -0 ${pid} 2>/dev/null; do sleep 1; done; ` +
@@ -255,7 +263,7 @@ export async function startPostgres(): Promise<RunningPostgres> {
       await gone;
       clearTimeout(timer);
     }
-    if (guard?.pid) process.kill(-guard.pid, 'SIGKILL');
+    if (guard?.pid) killGroup(guard.pid);
     cleanup();
   };
 
