@@ -1,0 +1,121 @@
+import { NotFoundError, ConflictError } from '../../kit/index.js';
+import { fingerprint, type StoredOutcome } from './idempotency.js';
+
+export type ChargeStatus = 'SUCCEEDED' | 'DECLINED' | 'REFUNDED';
+
+export interface Charge {
+  readonly id: string;
+  readonly amountCents: number;
+  readonly currency: string;
+  readonly reference: string | null;
+  readonly status: ChargeStatus;
+  readonly declineCode: string | null;
+  readonly createdAt: Date;
+  readonly refundedAt: Date | null;
+}
+
+export interface ChargeRequest {
+  readonly amountCents: number;
+  readonly currency: string;
+  /** Payment method token. Test tokens: tok_decline and tok_insufficient_funds are declined. */
+  readonly source: string;
+  /** Caller's reference, e.g. the order id. */
+  readonly reference?: string;
+}
+
+/** Largest single charge the (simulated) acquirer accepts. */
+export const MAX_CHARGE_CENTS = 1_000_000;
+
+/**
+ * The simulated acquirer's verdict. Deterministic, so tests and demos can make
+ * a charge fail on purpose: two test tokens and an amount limit.
+ */
+export function authorize(request: ChargeRequest): { approved: true } | { approved: false; declineCode: string } {
+  if (request.source === 'tok_decline') return { approved: false, declineCode: 'card_declined' };
+  if (request.source === 'tok_insufficient_funds') return { approved: false, declineCode: 'insufficient_funds' };
+  if (request.amountCents > MAX_CHARGE_CENTS) return { approved: false, declineCode: 'amount_limit_exceeded' };
+  return { approved: true };
+}
+
+export class ChargeNotFoundError extends NotFoundError {
+  constructor(id: string) {
+    super('CHARGE_NOT_FOUND', `charge ${id} does not exist`);
+  }
+}
+
+export class ChargeNotRefundableError extends ConflictError {
+  constructor(charge: Charge) {
+    super('CHARGE_NOT_REFUNDABLE', `charge ${charge.id} was ${charge.status.toLowerCase()}; only succeeded charges can be refunded`);
+  }
+}
+
+/** Storage inside one transaction (with the idempotency key already claimed). */
+export interface PaymentLedger {
+  insertCharge(charge: Omit<Charge, 'id' | 'createdAt' | 'refundedAt'>): Promise<Charge>;
+  lockCharge(id: string): Promise<Charge | undefined>;
+  markRefunded(id: string): Promise<Charge>;
+  recordEvent(type: 'PaymentCharged' | 'PaymentRefunded', charge: Charge): Promise<void>;
+}
+
+export interface PaymentStore {
+  /**
+   * Runs `operation` once per (scope, key): claims the key and stores the outcome in the
+   * same transaction as the charge. A repeat with the same fingerprint gets the stored
+   * outcome; another fingerprint gets IDEMPOTENCY_KEY_REUSED. When `operation` throws,
+   * nothing is kept and the key stays free.
+   */
+  idempotent(scope: string, key: string, fingerprint: string, operation: (ledger: PaymentLedger) => Promise<StoredOutcome>): Promise<{ outcome: StoredOutcome; replayed: boolean }>;
+  findCharge(id: string): Promise<Charge | undefined>;
+}
+
+export const chargeView = (c: Charge) => ({
+  id: c.id,
+  amountCents: c.amountCents,
+  currency: c.currency,
+  reference: c.reference,
+  status: c.status,
+  declineCode: c.declineCode,
+  createdAt: c.createdAt.toISOString(),
+  refundedAt: c.refundedAt?.toISOString() ?? null,
+});
+
+export class Payments {
+  constructor(private readonly store: PaymentStore) {}
+
+  charge(key: string, request: ChargeRequest) {
+    return this.store.idempotent('charge', key, fingerprint('charge', '', request), async (ledger) => {
+      const verdict = authorize(request);
+      const charge = await ledger.insertCharge({
+        amountCents: request.amountCents,
+        currency: request.currency,
+        reference: request.reference ?? null,
+        status: verdict.approved ? 'SUCCEEDED' : 'DECLINED',
+        declineCode: verdict.approved ? null : verdict.declineCode,
+      });
+      if (!verdict.approved) {
+        return { status: 402, error: { code: 'PAYMENT_DECLINED', message: `the charge was declined (${verdict.declineCode})`, details: { chargeId: charge.id, declineCode: verdict.declineCode } } };
+      }
+      await ledger.recordEvent('PaymentCharged', charge);
+      return { status: 201, body: chargeView(charge) };
+    });
+  }
+
+  /** Refunds in full. Refunding a refunded charge answers with it again and changes nothing. */
+  refund(key: string, chargeId: string, request: { reason?: string }) {
+    return this.store.idempotent('refund', key, fingerprint('refund', chargeId, request), async (ledger) => {
+      const charge = await ledger.lockCharge(chargeId);
+      if (!charge) throw new ChargeNotFoundError(chargeId);
+      if (charge.status === 'DECLINED') throw new ChargeNotRefundableError(charge);
+      if (charge.status === 'REFUNDED') return { status: 200, body: chargeView(charge) };
+      const refunded = await ledger.markRefunded(chargeId);
+      await ledger.recordEvent('PaymentRefunded', refunded);
+      return { status: 200, body: chargeView(refunded) };
+    });
+  }
+
+  async get(id: string): Promise<Charge> {
+    const charge = await this.store.findCharge(id);
+    if (!charge) throw new ChargeNotFoundError(id);
+    return charge;
+  }
+}

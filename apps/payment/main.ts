@@ -1,0 +1,4 @@
+import { runMain } from '../kit/index.js';
+import { paymentService } from './app.js';
+
+await runMain(paymentService);

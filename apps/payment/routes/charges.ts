@@ -1,0 +1,54 @@
+import { defineRoute, schemas, type AnyRoute, type Reply } from '../../kit/index.js';
+import { replay, requireIdempotencyKey, type StoredOutcome } from '../domain/idempotency.js';
+import { chargeView, type ChargeRequest, type Payments } from '../domain/payments.js';
+
+const chargeBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['amountCents', 'currency', 'source'],
+  properties: {
+    amountCents: { type: 'integer', minimum: 1, maximum: 100_000_000 },
+    currency: { type: 'string', pattern: '^[A-Z]{3}$' },
+    source: { type: 'string', pattern: '^tok_[a-z0-9_]{1,60}$' },
+    reference: { type: 'string', minLength: 1, maxLength: 100 },
+  },
+} as const;
+
+const refundBody = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { reason: { type: 'string', minLength: 1, maxLength: 200 } },
+} as const;
+
+const idParams = { type: 'object', required: ['id'], properties: { id: schemas.uuid } } as const;
+
+function reply({ outcome, replayed }: { outcome: StoredOutcome; replayed: boolean }): Reply {
+  // A stored error (a decline) is raised again so its body carries this request's id.
+  const answer = replay(outcome);
+  return replayed ? { ...answer, headers: { 'idempotent-replayed': 'true' } } : answer;
+}
+
+export function chargeRoutes(payments: Payments): AnyRoute[] {
+  return [
+    defineRoute<ChargeRequest>({
+      method: 'POST',
+      path: '/charges',
+      body: chargeBody,
+      handle: async ({ body, headers }) => reply(await payments.charge(requireIdempotencyKey(headers), body)),
+    }),
+    defineRoute<{ reason?: string }, Record<string, unknown>, { id: string }>({
+      method: 'POST',
+      path: '/charges/{id}/refund',
+      params: idParams,
+      body: refundBody,
+      bodyOptional: true,
+      handle: async ({ body, params, headers }) => reply(await payments.refund(requireIdempotencyKey(headers), params.id.toLowerCase(), body)),
+    }),
+    defineRoute<undefined, Record<string, unknown>, { id: string }>({
+      method: 'GET',
+      path: '/charges/{id}',
+      params: idParams,
+      handle: async ({ params }) => ({ body: chargeView(await payments.get(params.id.toLowerCase())) }),
+    }),
+  ];
+}
