@@ -1,0 +1,70 @@
+import { ConflictError, NotFoundError } from '../../kit/index.js';
+
+export type OrderStatus = 'PENDING' | 'CONFIRMED' | 'CANCELLED';
+
+/**
+ * How far the saga got, so compensation knows what may need undoing:
+ * NEW (nothing held) -> RESERVED (stock held) -> CHARGING (a charge may exist)
+ * -> CHARGED (charge id known). A PENDING order with a cancel reason is one
+ * whose compensation has not finished yet; the recovery sweep finishes it.
+ */
+export type SagaStep = 'NEW' | 'RESERVED' | 'CHARGING' | 'CHARGED';
+
+export interface OrderLine {
+  readonly productId: string;
+  readonly quantity: number;
+  /** Price from the reservation; null until stock is reserved. */
+  readonly unitPriceCents: number | null;
+}
+
+export interface Order {
+  readonly id: string;
+  readonly userId: string;
+  readonly status: OrderStatus;
+  readonly step: SagaStep;
+  readonly items: readonly OrderLine[];
+  readonly paymentToken: string;
+  readonly totalCents: number | null;
+  readonly currency: string | null;
+  readonly chargeId: string | null;
+  /** Why it was (or is being) cancelled: a stable code such as PAYMENT_DECLINED. */
+  readonly cancelReason: string | null;
+  readonly createdAt: Date;
+  readonly updatedAt: Date;
+}
+
+export class OrderNotFoundError extends NotFoundError {
+  constructor(id: string) {
+    super('ORDER_NOT_FOUND', `order ${id} does not exist`);
+  }
+}
+
+export class OrderKeyReusedError extends ConflictError {
+  constructor() {
+    super('IDEMPOTENCY_KEY_REUSED', 'this idempotency key was used for a different order; use a new key for a new order');
+  }
+}
+
+export const orderView = (o: Order) => ({
+  id: o.id,
+  userId: o.userId,
+  status: o.status,
+  cancelReason: o.status === 'CONFIRMED' ? null : o.cancelReason,
+  items: o.items.map((i) => ({ productId: i.productId, quantity: i.quantity, unitPriceCents: i.unitPriceCents })),
+  totalCents: o.totalCents,
+  currency: o.currency,
+  chargeId: o.chargeId,
+  createdAt: o.createdAt.toISOString(),
+  updatedAt: o.updatedAt.toISOString(),
+});
+
+/** Event payload on orders.events (v1), shared by OrderCreated, OrderConfirmed and OrderCancelled. */
+export const orderEventData = (o: Order) => ({
+  orderId: o.id,
+  userId: o.userId,
+  status: o.status,
+  totalCents: o.totalCents,
+  currency: o.currency,
+  items: o.items.map((i) => ({ productId: i.productId, quantity: i.quantity })),
+  ...(o.status === 'CANCELLED' ? { reason: o.cancelReason } : {}),
+});

@@ -1,0 +1,35 @@
+import { outboxMigration, type Migration } from '../../kit/index.js';
+
+export const migrations: readonly Migration[] = [
+  {
+    id: '0001_orders',
+    sql: `
+      CREATE TABLE orders (
+        id uuid PRIMARY KEY,
+        user_id uuid NOT NULL,
+        status text NOT NULL CHECK (status IN ('PENDING', 'CONFIRMED', 'CANCELLED')),
+        step text NOT NULL CHECK (step IN ('NEW', 'RESERVED', 'CHARGING', 'CHARGED')),
+        payment_token text NOT NULL,
+        total_cents integer,
+        currency text,
+        charge_id uuid,
+        cancel_reason text,
+        client_key text,
+        request_hash text NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        updated_at timestamptz NOT NULL DEFAULT now(),
+        UNIQUE (user_id, client_key)
+      );
+      CREATE INDEX orders_by_user ON orders (user_id, created_at DESC);
+      CREATE INDEX orders_pending ON orders (updated_at) WHERE status = 'PENDING';
+      CREATE TABLE order_items (
+        order_id uuid NOT NULL REFERENCES orders (id),
+        product_id text NOT NULL,
+        quantity integer NOT NULL CHECK (quantity > 0),
+        unit_price_cents integer,
+        PRIMARY KEY (order_id, product_id)
+      );
+    `,
+  },
+  outboxMigration,
+];

@@ -1,0 +1,4 @@
+import { runMain } from '../kit/index.js';
+import { orderService } from './app.js';
+
+await runMain(orderService);

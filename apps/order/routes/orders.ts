@@ -1,0 +1,59 @@
+import { AppError, defineRoute, requireUserId, schemas, type AnyRoute } from '../../kit/index.js';
+import { orderView } from '../domain/orders.js';
+import type { Orders, PlaceOrder } from '../domain/place-order.js';
+
+const placeBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['items'],
+  properties: {
+    items: {
+      type: 'array',
+      minItems: 1,
+      maxItems: 50,
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['productId', 'quantity'],
+        properties: { productId: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{0,63}$' }, quantity: { type: 'integer', minimum: 1, maximum: 1000 } },
+      },
+    },
+    paymentToken: { type: 'string', pattern: '^tok_[a-z0-9_]{1,60}$', default: 'tok_visa' },
+  },
+} as const;
+
+function clientKey(headers: Record<string, string | string[] | undefined>): string | undefined {
+  const key = headers['idempotency-key'];
+  if (key === undefined) return undefined;
+  if (typeof key !== 'string' || !/^[\x21-\x7e]{1,255}$/.test(key)) throw new AppError(400, 'IDEMPOTENCY_KEY_INVALID', 'idempotency-key must be 1-255 printable ASCII characters');
+  return key;
+}
+
+export function orderRoutes(orders: Orders): AnyRoute[] {
+  return [
+    defineRoute<PlaceOrder>({
+      method: 'POST',
+      path: '/orders',
+      body: placeBody,
+      handle: async ({ body, headers }) => {
+        const userId = requireUserId(headers);
+        const { order, created } = await orders.place(userId, body, clientKey(headers));
+        // 201 for a new order that reached its end, 202 while a compensation is still to finish, 200 for a repeat.
+        const status = !created ? 200 : order.status === 'PENDING' ? 202 : 201;
+        return { status, body: orderView(order), headers: { location: `/orders/${order.id}` } };
+      },
+    }),
+    defineRoute<undefined, { limit: number }>({
+      method: 'GET',
+      path: '/orders',
+      query: { type: 'object', properties: { limit: schemas.limit(20, 100) } },
+      handle: async ({ headers, query }) => ({ body: { orders: (await orders.list(requireUserId(headers), query.limit)).map(orderView) } }),
+    }),
+    defineRoute<undefined, Record<string, unknown>, { id: string }>({
+      method: 'GET',
+      path: '/orders/{id}',
+      params: { type: 'object', required: ['id'], properties: { id: schemas.uuid } },
+      handle: async ({ headers, params }) => ({ body: orderView(await orders.get(requireUserId(headers), params.id.toLowerCase())) }),
+    }),
+  ];
+}
