@@ -1,0 +1,4 @@
+import { runMain } from '../kit/index.js';
+import { notificationService } from './app.js';
+
+await runMain(notificationService);
