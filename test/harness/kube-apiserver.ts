@@ -71,7 +71,7 @@ export async function provisionKubeApiserver(): Promise<KubeBinaries> {
     ldflags.push(`-X ${pkg}.gitVersion=${kubernetes}`, `-X ${pkg}.gitMajor=${major}`, `-X ${pkg}.gitMinor=${minor}`, `-X ${pkg}.gitTreeState=clean`);
   }
   console.error(
-    `[${component}] building kube-apiserver ${kubernetes} and etcd ${etcd} with ${go} (first build: about 5 minutes on 2 cores; seconds once GOCACHE is warm)`,
+    `[${component}] building kube-apiserver ${kubernetes} and etcd ${etcd} with ${go} (first build: 5-7 minutes on 2 cores; seconds once GOCACHE is warm)`,
   );
   const started = Date.now();
   const output = new LogTail();
