@@ -177,7 +177,7 @@ export interface KafkaConsumerWorkerOptions {
   readonly groupId: string;
   readonly topics: readonly string[];
   readonly producer: Producer;
-  readonly processor: EventProcessor<unknown>;
+  readonly processor: Pick<EventProcessor<unknown>, 'process'>;
   readonly logger: Logger;
 }
 
