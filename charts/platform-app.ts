@@ -21,7 +21,11 @@ export function buildPlatform(props: AppProps = {}): Platform {
   const app = new App(props);
   const namespaces = new NamespacesChart(app, 'namespaces');
   const kafka = new KafkaChart(app, 'kafka');
-  const shop = new ShopChart(app, 'shop', { kafkaBootstrap: kafka.cluster.bootstrapServers, imageTag: process.env.MESHKIT_IMAGE_TAG });
+  const shop = new ShopChart(app, 'shop', {
+    kafkaBootstrap: kafka.cluster.bootstrapServers,
+    kafkaPort: kafka.cluster.plainPort,
+    imageTag: process.env.MESHKIT_IMAGE_TAG,
+  });
   kafka.addDependency(namespaces);
   shop.addDependency(namespaces, kafka);
   return { app, namespaces, kafka, shop, requiredSecrets: PostgresDatabase.requiredSecrets(app) };

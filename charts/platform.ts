@@ -19,6 +19,8 @@ export interface ServiceSpec {
   readonly routes: readonly Route[];
   /** Routes reachable from the ingress gateway (by description, e.g. "GET /products"). */
   readonly publicRoutes: readonly string[];
+  /** Public routes that need a valid end-user JWT at the edge (they read the user id header). */
+  readonly jwtRoutes: readonly string[];
   /** Tables in the service's own PostgreSQL database. */
   readonly tables: readonly string[];
   readonly replicas: number;
@@ -55,6 +57,7 @@ export const services: readonly ServiceSpec[] = [
       Route.read('/.well-known/jwks.json'),
     ],
     publicRoutes: ['POST /users', 'POST /sessions', 'GET|HEAD /users/me', 'GET|HEAD /.well-known/jwks.json'],
+    jwtRoutes: ['GET|HEAD /users/me'],
     tables: ['users', 'signing_keys'],
     replicas: 1,
   },
@@ -69,6 +72,7 @@ export const services: readonly ServiceSpec[] = [
       Route.idempotentWrite('POST', '/reservations/{orderId}/release', { keyHeader: idempotencyKey }),
     ],
     publicRoutes: ['GET|HEAD /products', 'GET|HEAD /products/{id}'],
+    jwtRoutes: [],
     tables: ['products', 'inventory', 'reservations'],
     replicas: 2,
   },
@@ -83,6 +87,7 @@ export const services: readonly ServiceSpec[] = [
       Route.read('/orders/{id}'),
     ],
     publicRoutes: ['POST /orders', 'GET|HEAD /orders', 'GET|HEAD /orders/{id}'],
+    jwtRoutes: ['POST /orders', 'GET|HEAD /orders', 'GET|HEAD /orders/{id}'],
     tables: ['orders', 'order_items', 'outbox'],
     replicas: 2,
   },
@@ -95,6 +100,7 @@ export const services: readonly ServiceSpec[] = [
       Route.read('/charges/{id}'),
     ],
     publicRoutes: [],
+    jwtRoutes: [],
     tables: ['payments', 'idempotency_keys', 'outbox'],
     replicas: 2,
   },
@@ -103,6 +109,7 @@ export const services: readonly ServiceSpec[] = [
     summary: 'one notification per order event (deduplicated by event id)',
     routes: [Route.read('/notifications')],
     publicRoutes: ['GET|HEAD /notifications'],
+    jwtRoutes: ['GET|HEAD /notifications'],
     tables: ['notifications', 'processed_events'],
     replicas: 1,
   },
@@ -124,7 +131,10 @@ export const topics: readonly TopicSpec[] = [
   { name: 'notifications.dlq', producers: ['notification'], consumers: [], partitions: 1, summary: 'order events notification could not process (poison messages)' },
 ];
 
-export const namespaces = { shop: 'shop', kafka: 'kafka' } as const;
+export const namespaces = { shop: 'shop', kafka: 'kafka', istio: 'istio-system' } as const;
+
+/** End-user authentication: the user service issues these tokens; the edge verifies them. */
+export const edgeAuth = { issuer: 'meshkit-user', audiences: ['meshkit'], userIdHeader: 'x-user-id', jwksPath: '/.well-known/jwks.json' } as const;
 
 /** Name of the Strimzi Kafka cluster (its bootstrap Service is `<name>-kafka-bootstrap`). */
 export const kafkaClusterName = 'meshkit';

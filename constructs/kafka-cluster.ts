@@ -151,6 +151,9 @@ export class KafkaCluster extends Construct {
     });
   }
 
+  /** Port of the plain listener on every broker. */
+  readonly plainPort = PLAIN_PORT;
+
   /** Bootstrap address (host:port) of the plain listener, for clients in any namespace. */
   get bootstrapServers(): string {
     return `${this.name}-kafka-bootstrap.${this.namespace}.svc.cluster.local:${PLAIN_PORT}`;

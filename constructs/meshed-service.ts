@@ -3,6 +3,7 @@ import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { ResiliencePolicy, type ResiliencePolicyProps } from '../mesh/resilience-policy.js';
 import type { Route } from '../mesh/route.js';
+import { WorkloadAccess, type AccessPeer } from '../mesh/workload-access.js';
 import { isDnsLabel, PropsValidator } from './validation.js';
 
 /** Requests (and the memory limit) of one container, sized for a laptop. */
@@ -113,6 +114,10 @@ export class MeshedService extends Construct {
   readonly deployment: kplus.Deployment;
   readonly service: kplus.Service;
   readonly resilience: ResiliencePolicy;
+  /** AuthorizationPolicy and NetworkPolicy of the pods: nothing gets in until granted with `allowFrom`. */
+  readonly access: WorkloadAccess;
+  /** The service's API, as declared. */
+  readonly routes: readonly Route[];
   /** Labels on every pod: `app`, `version` and app.kubernetes.io/*. */
   readonly podLabels: Readonly<Record<string, string>>;
 
@@ -126,6 +131,7 @@ export class MeshedService extends Construct {
     this.minReplicas = props.autoscaling?.minReplicas ?? props.replicas ?? 1;
     this.resources = props.resources ?? { cpuMillis: 25, memoryMiB: 64 };
     this.sidecarResources = props.sidecarResources ?? { cpuMillis: 10, memoryMiB: 48 };
+    this.routes = props.routes;
     validateProps(this, props);
 
     this.podLabels = {
@@ -218,6 +224,39 @@ export class MeshedService extends Construct {
       routes: props.routes,
       replicas: this.minReplicas,
       version: this.version,
+    });
+
+    this.access = new WorkloadAccess(this, 'Access', { name: this.name, workload: this.peer, declaredRoutes: this.routes });
+  }
+
+  /** The pods and identity of this service, as a caller or callee in access grants. */
+  get peer(): AccessPeer {
+    return { principal: this.principal, namespace: this.namespace, podLabels: { app: this.name }, displayName: this.name };
+  }
+
+  /**
+   * Grants `caller` the given operations of this service (default: all of them) in
+   * both walls — the AuthorizationPolicy by principal, method and path, the
+   * NetworkPolicy by pod labels and port — and lets the caller's pods out to it.
+   */
+  allowFrom(caller: MeshedService | AccessPeer, routes: readonly Route[] = this.routes, options: { jwtIssuer?: string } = {}): void {
+    const unknown = routes.filter((r) => !this.routes.includes(r));
+    if (unknown.length > 0) {
+      throw new Error(
+        `MeshedService '${this.name}': allowFrom(${'name' in caller ? caller.name : caller.displayName}) names routes the service does not declare (${unknown.map((r) => r.description).join(', ')}): pass routes from its 'routes'`,
+      );
+    }
+    const from = caller instanceof MeshedService ? caller.peer : caller;
+    this.access.allow({ from, port: this.port, routes, jwtIssuer: options.jwtIssuer });
+    if (caller instanceof MeshedService) caller.access.allowEgress({ to: this.peer, ports: [{ port: this.port }] });
+  }
+
+  /** The declared routes with these descriptions ("POST /charges"); throws on an unknown one. */
+  routesNamed(descriptions: readonly string[]): Route[] {
+    return descriptions.map((d) => {
+      const route = this.routes.find((r) => r.description === d);
+      if (!route) throw new Error(`MeshedService '${this.name}' declares no route '${d}' (it has: ${this.routes.map((r) => r.description).join(', ')})`);
+      return route;
     });
   }
 

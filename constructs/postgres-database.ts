@@ -3,6 +3,7 @@ import * as kplus from 'cdk8s-plus-28';
 import { Construct, type IConstruct } from 'constructs';
 import type { MeshedService, ResourceRequests } from './meshed-service.js';
 import { PropsValidator } from './validation.js';
+import { WorkloadAccess } from '../mesh/workload-access.js';
 
 export interface PostgresDatabaseProps {
   /** The only service that receives this database's connection settings. */
@@ -75,6 +76,8 @@ export class PostgresDatabase extends Construct {
   readonly storage: Size;
   readonly statefulSet: kplus.k8s.KubeStatefulSet;
   readonly service: kplus.k8s.KubeService;
+  /** Only the owner gets in, on the PostgreSQL port, in both walls. */
+  readonly access: WorkloadAccess;
 
   constructor(scope: Construct, id: string, props: PostgresDatabaseProps) {
     super(scope, id);
@@ -108,6 +111,9 @@ export class PostgresDatabase extends Construct {
     const metadata = { name: this.name, namespace: this.namespace, labels };
     const pgEnv = { user: this.user, db: this.databaseName };
 
+    // Its own identity, so authorization can tell the database from anything else in the namespace.
+    new kplus.k8s.KubeServiceAccount(this, 'ServiceAccount', { metadata, automountServiceAccountToken: false });
+
     this.service = new kplus.k8s.KubeService(this, 'Service', {
       metadata,
       spec: {
@@ -134,6 +140,7 @@ export class PostgresDatabase extends Construct {
             },
           },
           spec: {
+            serviceAccountName: this.name,
             automountServiceAccountToken: false,
             securityContext: {
               runAsNonRoot: true,
@@ -203,6 +210,13 @@ export class PostgresDatabase extends Construct {
         ],
       },
     });
+
+    this.access = new WorkloadAccess(this, 'Access', {
+      name: this.name,
+      workload: { principal: `cluster.local/ns/${this.namespace}/sa/${this.name}`, namespace: this.namespace, podLabels: { app: this.name }, displayName: this.name },
+    });
+    this.access.allow({ from: owner.peer, port: PORT });
+    owner.access.allowEgress({ to: this.access.workload, ports: [{ port: PORT }] });
 
     // Only the owner learns where its database is; Kubernetes expands $(VAR) from the earlier entries.
     owner.addEnv('DATABASE_USER', kplus.EnvValue.fromValue(this.user));

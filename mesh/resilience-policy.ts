@@ -165,7 +165,8 @@ export class ResiliencePolicy extends Construct {
 
 }
 
-function matchesOf(route: Route): VirtualServiceSpecHttpMatch[] {
+/** Istio match entries for a route: one per method, with the key header required when it has one. */
+export function matchesOf(route: Route): VirtualServiceSpecHttpMatch[] {
   const uri = route.isTemplate ? { regex: route.pathRegex } : { exact: route.path };
   const headers = route.keyHeader ? { [route.keyHeader]: { regex: '.+' } } : undefined;
   return route.methods.map((method) => ({
