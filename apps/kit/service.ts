@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import type { Kafka } from 'kafkajs';
 import { ChaosSwitch, chaosSettingsSchema, type ChaosSettings } from './chaos.js';
-import { EnvReader, readBaseConfig, type BaseConfig } from './config.js';
+import { ConfigError, EnvReader, readBaseConfig, type BaseConfig } from './config.js';
 import { migrate, openDatabase, type Database, type Migration } from './database.js';
 import { AppError } from './errors.js';
 import { createHttpApp } from './http-app.js';
@@ -142,7 +142,7 @@ export function outboxWorkers(ctx: ServiceContext<unknown>, topics: readonly str
   }
   const missing = topics.filter((t) => !config.kafka!.produceTopics.includes(t));
   if (config.kafka.produceTopics.length > 0 && missing.length > 0) {
-    throw new AppError(500, 'CONFIG', `KAFKA_PRODUCE_TOPICS (${config.kafka.produceTopics.join(',')}) lacks ${missing.join(',')}, which this service produces`);
+    throw new ConfigError([`KAFKA_PRODUCE_TOPICS (${config.kafka.produceTopics.join(',')}) lacks ${missing.join(',')}, which this service produces`]);
   }
   return [new OutboxRelay({ db: ctx.db, publisher: kafkaPublisher(createProducer(kafka)), logger: logger.child({ component: 'outbox-relay' }), registry: ctx.metrics.registry, holder: hostname() + ':' + process.pid })];
 }
