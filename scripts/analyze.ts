@@ -1,0 +1,175 @@
+/**
+ * `npm run analyze`: the resilience analysis of synthesized manifests
+ * (mesh/analysis/README.md). Exit code 1 when there is an error finding, 2 when
+ * the input cannot be read.
+ *
+ * Usage: tsx scripts/analyze.ts [<dir|file.yaml>...] [--graph platform|env|<file.json>]
+ *                               [--json] [--json-out <file>]
+ *                               [--amplification-warning <n>] [--amplification-error <n>]
+ *
+ * Inputs default to dist/ (every *.yaml / *.yml in it). The call graph defaults
+ * to meshkit's platform model (charts/platform.ts); `env` derives it from the
+ * manifests' `*_URL` env values; a JSON file describes another app's graph.
+ */
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { EnvReader, readBaseConfig } from '../apps/kit/config.js';
+import { callGraph as platformEdges, services as platformServices, type ServiceName } from '../charts/platform.js';
+import { callGraphFromEnv, callGraphFromJson, withHandlerEdges, type CallGraph, type Handler, type RouteRef } from '../mesh/analysis/resilience-callgraph.js';
+import { buildMeshModel, parseManifestTexts, type MeshModel } from '../mesh/analysis/resilience-model.js';
+import { reportJson, reportText } from '../mesh/analysis/resilience-report.js';
+import { analyzeResilience, type AnalysisResult } from '../mesh/analysis/resilience-rules.js';
+
+const call = (service: ServiceName, route: string): RouteRef => ({ service, route });
+
+/**
+ * The order saga's calls in order (apps/order/domain/saga.ts). The platform
+ * model lists which routes order calls but not from which handler or in what
+ * order, so the sequences are declared here; they belong next to callGraph in
+ * charts/platform.ts once the model has a place for them.
+ */
+export const platformHandlers: readonly Handler[] = [
+  {
+    service: 'order',
+    route: 'POST /orders',
+    sequences: [
+      {
+        name: 'confirm',
+        calls: [call('user', 'GET|HEAD /users/{id}'), call('product', 'POST /reservations'), call('payment', 'POST /charges'), call('product', 'POST /reservations/{orderId}/commit')],
+      },
+      {
+        // The longest path: every step ran, the commit failed, both compensations follow.
+        name: 'commit fails, compensate',
+        calls: [
+          call('user', 'GET|HEAD /users/{id}'),
+          call('product', 'POST /reservations'),
+          call('payment', 'POST /charges'),
+          call('product', 'POST /reservations/{orderId}/commit'),
+          call('product', 'POST /reservations/{orderId}/release'),
+          call('payment', 'POST /charges/{id}/refund'),
+        ],
+      },
+    ],
+  },
+];
+
+/**
+ * meshkit's call graph: public routes and edges from charts/platform.ts, the
+ * saga above, and each caller's client timeout as the service kit reads it
+ * from the Deployment's env (HTTP_CLIENT_TIMEOUT_MS, else the kit's default).
+ */
+export function platformCallGraph(model: MeshModel): CallGraph {
+  const declared = new Set(platformEdges.flatMap((e) => e.routes.map((r) => `${e.from}|${e.to}|${r}`)));
+  for (const h of platformHandlers) {
+    for (const c of h.sequences.flatMap((s) => s.calls)) {
+      // A renamed route or a call outside the call graph must fail here, not silently drop out of the analysis.
+      if (!declared.has(`${h.service}|${c.service}|${c.route}`)) throw new Error(`platform handler ${h.service} ${h.route} calls ${c.service} ${c.route}, which charts/platform.ts callGraph does not declare`);
+    }
+  }
+  const clientTimeoutsMs: Record<string, number> = {};
+  for (const from of new Set(platformEdges.map((e) => e.from))) {
+    const workload = model.workloads.find((w) => w.ref.kind === 'Deployment' && w.ref.name === from);
+    clientTimeoutsMs[from] = readBaseConfig(from, new EnvReader(workload?.env ?? {})).httpClientTimeoutMs;
+  }
+  const source = 'platform model (charts/platform.ts)';
+  return {
+    source,
+    publicRoutes: platformServices.flatMap((s) => s.publicRoutes.map((route) => ({ service: s.name, route }))),
+    edges: withHandlerEdges(
+      platformEdges.map((e) => ({ from: e.from, to: e.to, routes: e.routes, source })),
+      platformHandlers,
+      source,
+    ),
+    handlers: platformHandlers,
+    clientTimeoutsMs,
+  };
+}
+
+/** YAML texts of the inputs: files as given, directories by their *.yaml / *.yml files in name order. */
+export function readInputs(paths: readonly string[]): { files: string[]; texts: string[] } {
+  const files: string[] = [];
+  for (const p of paths) {
+    const stat = statSync(p, { throwIfNoEntry: false });
+    if (!stat) throw new Error(`${p} does not exist${p === 'dist' ? ': run `npm run synth` first' : ''}`);
+    if (stat.isDirectory()) {
+      const found = readdirSync(p)
+        .filter((f) => /\.ya?ml$/.test(f))
+        .sort()
+        .map((f) => join(p, f));
+      if (found.length === 0) throw new Error(`${p} holds no *.yaml files`);
+      files.push(...found);
+    } else files.push(p);
+  }
+  return { files, texts: files.map((f) => readFileSync(f, 'utf8')) };
+}
+
+export function callGraphFor(option: string, model: MeshModel): CallGraph {
+  if (option === 'platform') return platformCallGraph(model);
+  if (option === 'env') return callGraphFromEnv(model);
+  return callGraphFromJson(readFileSync(option, 'utf8'), option);
+}
+
+export interface CliResult {
+  readonly exitCode: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+const USAGE = 'usage: analyze [<dir|file.yaml>...] [--graph platform|env|<file.json>] [--json] [--json-out <file>] [--amplification-warning <n>] [--amplification-error <n>]';
+
+/** The whole CLI without process globals, so tests can run it in-process too. */
+export function runAnalyze(argv: readonly string[]): CliResult {
+  let values: Record<string, string | boolean | undefined>;
+  let positionals: string[];
+  try {
+    ({ values, positionals } = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      options: {
+        graph: { type: 'string', default: 'platform' },
+        json: { type: 'boolean', default: false },
+        'json-out': { type: 'string' },
+        'amplification-warning': { type: 'string' },
+        'amplification-error': { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    }));
+  } catch (err) {
+    return { exitCode: 2, stdout: '', stderr: `${(err as Error).message}\n${USAGE}` };
+  }
+  if (values.help) return { exitCode: 0, stdout: USAGE, stderr: '' };
+  const threshold = (name: string): number | undefined => {
+    const raw = values[name];
+    if (raw === undefined) return undefined;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} (${String(raw)}) must be a whole number of at least 1`);
+    return n;
+  };
+
+  let result: AnalysisResult;
+  let graph: CallGraph;
+  try {
+    const { texts } = readInputs(positionals.length > 0 ? positionals : ['dist']);
+    const model = buildMeshModel(parseManifestTexts(texts));
+    graph = callGraphFor(String(values.graph), model);
+    result = analyzeResilience(model, graph, {
+      amplificationWarningAbove: threshold('amplification-warning'),
+      amplificationErrorAbove: threshold('amplification-error'),
+    });
+  } catch (err) {
+    return { exitCode: 2, stdout: '', stderr: `analyze: ${(err as Error).message}` };
+  }
+  const json = reportJson(result, graph.source);
+  if (typeof values['json-out'] === 'string') writeFileSync(values['json-out'], `${JSON.stringify(json, null, 2)}\n`);
+  const stdout = values.json ? JSON.stringify(json, null, 2) : reportText(result, graph.source);
+  return { exitCode: json.summary.errors > 0 ? 1 : 0, stdout, stderr: '' };
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const { exitCode, stdout, stderr } = runAnalyze(process.argv.slice(2));
+  if (stdout) console.log(stdout);
+  if (stderr) console.error(stderr);
+  process.exitCode = exitCode;
+}
