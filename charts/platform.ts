@@ -126,9 +126,21 @@ export const callGraph: readonly CallEdge[] = [
 ];
 
 export const topics: readonly TopicSpec[] = [
-  { name: 'orders.events', producers: ['order'], consumers: ['notification'], partitions: 3, summary: 'OrderCreated, OrderConfirmed, OrderCancelled (v1 JSON, event id)' },
+  {
+    name: 'orders.events',
+    producers: ['order'],
+    consumers: ['notification'],
+    partitions: 3,
+    summary: 'OrderCreated, OrderConfirmed, OrderCancelled (v1 JSON, event id)',
+  },
   { name: 'payments.events', producers: ['payment'], consumers: [], partitions: 3, summary: 'PaymentCharged, PaymentRefunded (v1 JSON, event id)' },
-  { name: 'notifications.dlq', producers: ['notification'], consumers: [], partitions: 1, summary: 'order events notification could not process (poison messages)' },
+  {
+    name: 'notifications.dlq',
+    producers: ['notification'],
+    consumers: [],
+    partitions: 1,
+    summary: 'order events notification could not process (poison messages)',
+  },
 ];
 
 export const namespaces = { shop: 'shop', kafka: 'kafka', istio: 'istio-system' } as const;

@@ -67,14 +67,22 @@ export function budgetLines(objects: readonly K8sObject[], injectedNamespaces: r
       if (injected) {
         perPod = add(perPod, {
           cpuMillis: annotations['sidecar.istio.io/proxyCPU'] ? parseCpuMillis(annotations['sidecar.istio.io/proxyCPU']) : ISTIO_DEFAULT_SIDECAR.cpuMillis,
-          memoryMiB: annotations['sidecar.istio.io/proxyMemory'] ? parseMemoryMiB(annotations['sidecar.istio.io/proxyMemory']) : ISTIO_DEFAULT_SIDECAR.memoryMiB,
+          memoryMiB: annotations['sidecar.istio.io/proxyMemory']
+            ? parseMemoryMiB(annotations['sidecar.istio.io/proxyMemory'])
+            : ISTIO_DEFAULT_SIDECAR.memoryMiB,
         });
       }
-      lines.push({ what: `${o.kind} ${where} (${replicas} pod${replicas === 1 ? '' : 's'}${injected ? ', with sidecar' : ''})`, ...add({ cpuMillis: 0, memoryMiB: 0 }, perPod, replicas) });
+      lines.push({
+        what: `${o.kind} ${where} (${replicas} pod${replicas === 1 ? '' : 's'}${injected ? ', with sidecar' : ''})`,
+        ...add({ cpuMillis: 0, memoryMiB: 0 }, perPod, replicas),
+      });
     }
     if (o.kind === 'KafkaNodePool') {
       const replicas = o.spec?.replicas ?? 1;
-      lines.push({ what: `KafkaNodePool ${where} (${replicas} broker pod${replicas === 1 ? '' : 's'})`, ...add({ cpuMillis: 0, memoryMiB: 0 }, requestsOf(o.spec?.resources), replicas) });
+      lines.push({
+        what: `KafkaNodePool ${where} (${replicas} broker pod${replicas === 1 ? '' : 's'})`,
+        ...add({ cpuMillis: 0, memoryMiB: 0 }, requestsOf(o.spec?.resources), replicas),
+      });
     }
     if (o.kind === 'Kafka') {
       const eo = o.spec?.entityOperator;

@@ -55,7 +55,13 @@ export class ShopChart extends Chart {
 
     this.edge = new EdgeGateway(this, 'edge', {
       istioNamespace: namespaces.istio,
-      jwt: { issuer: edgeAuth.issuer, audiences: edgeAuth.audiences, jwksService: this.service('user'), jwksPath: edgeAuth.jwksPath, userIdHeader: edgeAuth.userIdHeader },
+      jwt: {
+        issuer: edgeAuth.issuer,
+        audiences: edgeAuth.audiences,
+        jwksService: this.service('user'),
+        jwksPath: edgeAuth.jwksPath,
+        userIdHeader: edgeAuth.userIdHeader,
+      },
     });
     for (const spec of services) {
       const service = this.service(spec.name);

@@ -29,7 +29,10 @@ export class EventTopic extends Construct {
     this.topicName = props.topicName;
     this.resourceName = props.topicName.replace(/[._]/g, '-');
     const v = new PropsValidator(`EventTopic '${props.topicName}'`);
-    v.check(/^[a-zA-Z0-9._-]{1,249}$/.test(props.topicName), () => `'topicName' ('${props.topicName}') must be 1-249 characters of letters, digits, '.', '_' and '-'`);
+    v.check(
+      /^[a-zA-Z0-9._-]{1,249}$/.test(props.topicName),
+      () => `'topicName' ('${props.topicName}') must be 1-249 characters of letters, digits, '.', '_' and '-'`,
+    );
     v.check(Number.isInteger(props.partitions) && props.partitions >= 1, () => `'partitions' (${props.partitions}) must be a whole number of at least 1`);
     v.check(props.retentionHours > 0, () => `'retentionHours' (${props.retentionHours}) must be positive`);
     v.throwIfInvalid();

@@ -119,10 +119,18 @@ export class KafkaCluster extends Construct {
         },
         entityOperator: {
           topicOperator: {
-            resources: requirements(this.operatorResources, KafkaSpecEntityOperatorTopicOperatorResourcesRequests, KafkaSpecEntityOperatorTopicOperatorResourcesLimits),
+            resources: requirements(
+              this.operatorResources,
+              KafkaSpecEntityOperatorTopicOperatorResourcesRequests,
+              KafkaSpecEntityOperatorTopicOperatorResourcesLimits,
+            ),
           },
           userOperator: {
-            resources: requirements(this.operatorResources, KafkaSpecEntityOperatorUserOperatorResourcesRequests, KafkaSpecEntityOperatorUserOperatorResourcesLimits),
+            resources: requirements(
+              this.operatorResources,
+              KafkaSpecEntityOperatorUserOperatorResourcesRequests,
+              KafkaSpecEntityOperatorUserOperatorResourcesLimits,
+            ),
           },
         },
       },

@@ -308,19 +308,34 @@ function validateProps(service: MeshedService, props: MeshedServiceProps): void 
     ['port', service.port],
     ['adminPort', service.adminPort],
   ] as const) {
-    v.check(Number.isInteger(value) && value >= 1024 && value <= 65535, () => `'${prop}' (${value}) must be an unprivileged port from 1024 to 65535 (the container runs as non-root)`);
+    v.check(
+      Number.isInteger(value) && value >= 1024 && value <= 65535,
+      () => `'${prop}' (${value}) must be an unprivileged port from 1024 to 65535 (the container runs as non-root)`,
+    );
   }
-  v.check(service.port !== service.adminPort, () => `'adminPort' (${service.adminPort}) equals 'port': keep operations apart from the public API on another port`);
-  v.check(!(props.autoscaling && props.replicas !== undefined), () => `'replicas' (${props.replicas}) and 'autoscaling' are both set: drop replicas, the autoscaler owns the count`);
+  v.check(
+    service.port !== service.adminPort,
+    () => `'adminPort' (${service.adminPort}) equals 'port': keep operations apart from the public API on another port`,
+  );
+  v.check(
+    !(props.autoscaling && props.replicas !== undefined),
+    () => `'replicas' (${props.replicas}) and 'autoscaling' are both set: drop replicas, the autoscaler owns the count`,
+  );
   if (props.autoscaling) {
     const { minReplicas, maxReplicas } = props.autoscaling;
-    v.check(minReplicas >= 1 && maxReplicas >= minReplicas, () => `'autoscaling' (min ${minReplicas}, max ${maxReplicas}) needs 1 <= minReplicas <= maxReplicas`);
+    v.check(
+      minReplicas >= 1 && maxReplicas >= minReplicas,
+      () => `'autoscaling' (min ${minReplicas}, max ${maxReplicas}) needs 1 <= minReplicas <= maxReplicas`,
+    );
   }
   for (const [prop, r] of [
     ['resources', service.resources],
     ['sidecarResources', service.sidecarResources],
   ] as const) {
-    v.check(r.cpuMillis > 0 && r.memoryMiB > 0, () => `'${prop}' (${r.cpuMillis}m, ${r.memoryMiB}Mi) must request some CPU and memory, or the scheduler cannot place it fairly`);
+    v.check(
+      r.cpuMillis > 0 && r.memoryMiB > 0,
+      () => `'${prop}' (${r.cpuMillis}m, ${r.memoryMiB}Mi) must request some CPU and memory, or the scheduler cannot place it fairly`,
+    );
     v.check(
       (r.memoryLimitMiB ?? r.memoryMiB) >= r.memoryMiB,
       () => `'${prop}.memoryLimitMiB' (${r.memoryLimitMiB}) is below the request (${r.memoryMiB}): raise the limit`,

@@ -96,7 +96,11 @@ export class PostgresDatabase extends Construct {
       createdBy: '`make up` (bring-up CLI): a random alphanumeric password, created only when the Secret is missing',
     };
     const v = new PropsValidator(`PostgresDatabase '${this.name}'`);
-    v.check(owner.namespace === this.namespace, () => `'owner' (${owner.name} in namespace ${owner.namespace}) lives in another namespace than the database (${this.namespace}): declare both in one chart`);
+    v.check(
+      owner.namespace === this.namespace,
+      () =>
+        `'owner' (${owner.name} in namespace ${owner.namespace}) lives in another namespace than the database (${this.namespace}): declare both in one chart`,
+    );
     v.check(this.storage.toMebibytes() >= 64, () => `'storage' (${this.storage.toMebibytes()}Mi) is too small for PostgreSQL: use at least 64Mi`);
     v.throwIfInvalid();
 
@@ -213,14 +217,22 @@ export class PostgresDatabase extends Construct {
 
     this.access = new WorkloadAccess(this, 'Access', {
       name: this.name,
-      workload: { principal: `cluster.local/ns/${this.namespace}/sa/${this.name}`, namespace: this.namespace, podLabels: { app: this.name }, displayName: this.name },
+      workload: {
+        principal: `cluster.local/ns/${this.namespace}/sa/${this.name}`,
+        namespace: this.namespace,
+        podLabels: { app: this.name },
+        displayName: this.name,
+      },
     });
     this.access.allow({ from: owner.peer, port: PORT });
     owner.access.allowEgress({ to: this.access.workload, ports: [{ port: PORT }] });
 
     // Only the owner learns where its database is; Kubernetes expands $(VAR) from the earlier entries.
     owner.addEnv('DATABASE_USER', kplus.EnvValue.fromValue(this.user));
-    owner.addEnv('DATABASE_PASSWORD', kplus.EnvValue.fromSecretValue({ secret: kplus.Secret.fromSecretName(this, 'Credentials', this.credentials.name), key: 'password' }));
+    owner.addEnv(
+      'DATABASE_PASSWORD',
+      kplus.EnvValue.fromSecretValue({ secret: kplus.Secret.fromSecretName(this, 'Credentials', this.credentials.name), key: 'password' }),
+    );
     owner.addEnv('DATABASE_URL', kplus.EnvValue.fromValue(`postgres://$(DATABASE_USER):$(DATABASE_PASSWORD)@${this.host}:${PORT}/${this.databaseName}`));
   }
 

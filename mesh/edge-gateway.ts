@@ -164,7 +164,12 @@ export class EdgeGateway extends Construct {
         retries:
           route.retry.attempts === 0
             ? { attempts: 0 }
-            : { attempts: route.retry.attempts, perTryTimeout: istioDuration(route.perTryTimeout), retryOn: route.retry.retryOn, backoff: istioDuration(route.retry.backoff) },
+            : {
+                attempts: route.retry.attempts,
+                perTryTimeout: istioDuration(route.perTryTimeout),
+                retryOn: route.retry.retryOn,
+                backoff: istioDuration(route.retry.backoff),
+              },
       });
       if (options.requireJwt) this.protectedOperations.push({ operation: { methods: [...route.methods], paths: [istioPathTemplate(route.path)] } });
     }

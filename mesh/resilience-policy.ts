@@ -162,7 +162,6 @@ export class ResiliencePolicy extends Construct {
             },
     };
   }
-
 }
 
 /** Istio match entries for a route: one per method, with the key header required when it has one. */
@@ -188,7 +187,10 @@ function validate(subject: string, replicas: number, policy: ResiliencePolicy): 
   }
   v.check(Number.isInteger(replicas) && replicas >= 1, () => `'replicas' (${replicas}) must be a whole number of at least 1`);
   const od = policy.outlierDetection;
-  v.check(od.maxEjectionPercent >= 0 && od.maxEjectionPercent <= 100, () => `'outlierDetection.maxEjectionPercent' (${od.maxEjectionPercent}) must be between 0 and 100`);
+  v.check(
+    od.maxEjectionPercent >= 0 && od.maxEjectionPercent <= 100,
+    () => `'outlierDetection.maxEjectionPercent' (${od.maxEjectionPercent}) must be between 0 and 100`,
+  );
   if (replicas >= 2) {
     const ejectable = ejectablePods(replicas, od.maxEjectionPercent);
     v.check(
@@ -217,7 +219,10 @@ function validate(subject: string, replicas: number, policy: ResiliencePolicy): 
 function validateRoute(v: PropsValidator, route: Route, r: string): void {
   const { retry, timeout } = route;
   v.check(timeout.toMilliseconds() >= 1, () => `${r}: 'timeout' (${describeDuration(timeout)}) must be at least 1ms`);
-  v.check(Number.isInteger(retry.attempts) && retry.attempts >= 0 && retry.attempts <= MAX_ATTEMPTS, () => `${r}: 'retry.attempts' (${retry.attempts}) must be a whole number from 0 to ${MAX_ATTEMPTS}`);
+  v.check(
+    Number.isInteger(retry.attempts) && retry.attempts >= 0 && retry.attempts <= MAX_ATTEMPTS,
+    () => `${r}: 'retry.attempts' (${retry.attempts}) must be a whole number from 0 to ${MAX_ATTEMPTS}`,
+  );
   if (retry.attempts === 0) return;
   const perTry = route.perTryTimeout;
   v.check(
@@ -247,7 +252,8 @@ function validateRoute(v: PropsValidator, route: Route, r: string): void {
     const needsKey = route.methods.some((m) => m === 'POST' || m === 'PATCH');
     v.check(
       !needsKey || route.keyHeader !== undefined,
-      () => `${r}: 'keyHeader' is missing: a POST or PATCH is only safe to retry when it carries an idempotency key; set keyHeader (e.g. 'idempotency-key') or use Route.write`,
+      () =>
+        `${r}: 'keyHeader' is missing: a POST or PATCH is only safe to retry when it carries an idempotency key; set keyHeader (e.g. 'idempotency-key') or use Route.write`,
     );
   }
 }

@@ -11,9 +11,7 @@ export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
  * - WRITE: any other write; retried only when the request cannot have reached the app.
  */
 export class RouteClass {
-  static readonly READ = new RouteClass('read', Duration.seconds(2), () =>
-    Retry.onGatewayErrors({ attempts: 2, perTryTimeout: Duration.millis(600) }),
-  );
+  static readonly READ = new RouteClass('read', Duration.seconds(2), () => Retry.onGatewayErrors({ attempts: 2, perTryTimeout: Duration.millis(600) }));
   static readonly IDEMPOTENT_WRITE = new RouteClass('idempotent-write', Duration.seconds(3), () =>
     Retry.onTransientErrors({ attempts: 2, perTryTimeout: Duration.millis(900) }),
   );

@@ -103,7 +103,10 @@ export class WorkloadAccess extends Construct {
       from: [{ source: { principals: [grant.from.principal], ...(grant.jwtIssuer && { requestPrincipals: [`${grant.jwtIssuer}/*`] }) } }],
       to: operations(grant.port, grant.routes, this.declaredRoutes),
     });
-    this.ingressRules.push({ from: [peerSelector(grant.from, this.workload.namespace)], ports: [{ port: kplus.k8s.IntOrString.fromNumber(grant.port), protocol: 'TCP' }] });
+    this.ingressRules.push({
+      from: [peerSelector(grant.from, this.workload.namespace)],
+      ports: [{ port: kplus.k8s.IntOrString.fromNumber(grant.port), protocol: 'TCP' }],
+    });
   }
 
   /** Lets anyone reach these routes over plain HTTP on `port` (e.g. a public JWKS document istiod fetches). */

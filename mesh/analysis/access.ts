@@ -60,14 +60,20 @@ function ruleMatches(rule: any, request: HttpRequest): boolean {
     rule.from.some((f: any) => {
       const s = f.source ?? {};
       for (const key of Object.keys(s)) if (!SOURCE_FIELDS.has(key)) throw new Error(`access evaluator: source field '${key}' is not modelled`);
-      return fieldMatches(s.principals, s.notPrincipals, request.principal) && fieldMatches(s.requestPrincipals, s.notRequestPrincipals, request.requestPrincipal);
+      return (
+        fieldMatches(s.principals, s.notPrincipals, request.principal) && fieldMatches(s.requestPrincipals, s.notRequestPrincipals, request.requestPrincipal)
+      );
     });
   const toOk =
     !rule.to ||
     rule.to.some((t: any) => {
       const o = t.operation ?? {};
       for (const key of Object.keys(o)) if (!OPERATION_FIELDS.has(key)) throw new Error(`access evaluator: operation field '${key}' is not modelled`);
-      return fieldMatches(o.methods, o.notMethods, request.method) && fieldMatches(o.paths, o.notPaths, request.path) && fieldMatches(o.ports, o.notPorts, String(request.port));
+      return (
+        fieldMatches(o.methods, o.notMethods, request.method) &&
+        fieldMatches(o.paths, o.notPaths, request.path) &&
+        fieldMatches(o.ports, o.notPorts, String(request.port))
+      );
     });
   return fromOk && toOk;
 }
@@ -89,7 +95,8 @@ export function authorizes(objects: readonly K8sObject[], workload: Workload, re
 }
 
 function peerMatches(peer: any, other: Workload, policyNamespace: string): boolean {
-  for (const key of Object.keys(peer)) if (key !== 'podSelector' && key !== 'namespaceSelector') throw new Error(`access evaluator: NetworkPolicy peer '${key}' is not modelled`);
+  for (const key of Object.keys(peer))
+    if (key !== 'podSelector' && key !== 'namespaceSelector') throw new Error(`access evaluator: NetworkPolicy peer '${key}' is not modelled`);
   if (peer.namespaceSelector) {
     const nsLabels = { 'kubernetes.io/metadata.name': other.namespace };
     if (!selects(peer.namespaceSelector.matchLabels, nsLabels)) return false;
@@ -108,13 +115,20 @@ export function networkAllows(objects: readonly K8sObject[], from: Workload, to:
   const policies = objects.filter((o) => o.kind === 'NetworkPolicy');
   const side = (workload: Workload, type: 'Ingress' | 'Egress', peer: Workload) => {
     const applicable = policies.filter(
-      (p) => p.metadata.namespace === workload.namespace && selects(p.spec?.podSelector?.matchLabels, workload.labels) && (p.spec?.policyTypes ?? ['Ingress']).includes(type),
+      (p) =>
+        p.metadata.namespace === workload.namespace &&
+        selects(p.spec?.podSelector?.matchLabels, workload.labels) &&
+        (p.spec?.policyTypes ?? ['Ingress']).includes(type),
     );
     if (applicable.length === 0) return true;
     const key = type === 'Ingress' ? 'ingress' : 'egress';
     const peersKey = type === 'Ingress' ? 'from' : 'to';
     return applicable.some((p) =>
-      (p.spec?.[key] ?? []).some((rule: any) => (!rule[peersKey] || rule[peersKey].some((peerSpec: any) => peerMatches(peerSpec, peer, p.metadata.namespace!))) && portMatches(rule.ports, port, protocol)),
+      (p.spec?.[key] ?? []).some(
+        (rule: any) =>
+          (!rule[peersKey] || rule[peersKey].some((peerSpec: any) => peerMatches(peerSpec, peer, p.metadata.namespace!))) &&
+          portMatches(rule.ports, port, protocol),
+      ),
     );
   };
   return side(from, 'Egress', to) && side(to, 'Ingress', from);

@@ -70,7 +70,10 @@ export function checkCrossReferences(objects: readonly K8sObject[], options: Cro
 
   /** Resolves a mesh or DNS host ("order", "order.shop", "order.shop.svc.cluster.local") seen from `fromNs`. */
   const resolveHost = (host: string, fromNs: string): ServiceInfo | undefined => {
-    const parts = host.replace(/\.svc\.cluster\.local$/, '').replace(/\.svc$/, '').split('.');
+    const parts = host
+      .replace(/\.svc\.cluster\.local$/, '')
+      .replace(/\.svc$/, '')
+      .split('.');
     const [name, namespace] = parts.length === 1 ? [parts[0], fromNs] : [parts[0], parts[1]];
     return services.get(`${namespace}/${name}`);
   };
@@ -87,7 +90,10 @@ export function checkCrossReferences(objects: readonly K8sObject[], options: Cro
       const found = matched.every((p) =>
         p.containers.some((c) => (c.ports ?? []).some((cp: any) => (typeof target === 'number' ? cp.containerPort === target : cp.name === target))),
       );
-      if (!found) problems.push(`Service ${svc.namespace}/${svc.name}: targetPort ${target} (port ${port.name ?? port.port}) is not a container port of every selected pod`);
+      if (!found)
+        problems.push(
+          `Service ${svc.namespace}/${svc.name}: targetPort ${target} (port ${port.name ?? port.port}) is not a container port of every selected pod`,
+        );
     }
   }
 
@@ -108,7 +114,9 @@ export function checkCrossReferences(objects: readonly K8sObject[], options: Cro
             problems.push(`${id(o)}: route '${route.name ?? '?'}' sends to port ${portNumber}, which Service ${svc.namespace}/${svc.name} does not expose`);
           }
           if (dest.destination.subset && !subsetExists(objects, svc, dest.destination.subset)) {
-            problems.push(`${id(o)}: route '${route.name ?? '?'}' sends to subset ${dest.destination.subset}, which no DestinationRule for ${dest.destination.host} defines`);
+            problems.push(
+              `${id(o)}: route '${route.name ?? '?'}' sends to subset ${dest.destination.subset}, which no DestinationRule for ${dest.destination.host} defines`,
+            );
           }
         }
       }
@@ -131,7 +139,8 @@ export function checkCrossReferences(objects: readonly K8sObject[], options: Cro
   const secrets = new Map<string, Set<string>>();
   const configMaps = new Map<string, Set<string>>();
   for (const o of objects) {
-    if (o.kind === 'Secret') secrets.set(`${ns(o)}/${o.metadata.name}`, new Set([...Object.keys((o as any).data ?? {}), ...Object.keys((o as any).stringData ?? {})]));
+    if (o.kind === 'Secret')
+      secrets.set(`${ns(o)}/${o.metadata.name}`, new Set([...Object.keys((o as any).data ?? {}), ...Object.keys((o as any).stringData ?? {})]));
     if (o.kind === 'ConfigMap') configMaps.set(`${ns(o)}/${o.metadata.name}`, new Set(Object.keys((o as any).data ?? {})));
   }
   for (const s of options.externalSecrets ?? []) secrets.set(`${s.namespace}/${s.name}`, new Set(s.keys));
@@ -147,14 +156,17 @@ export function checkCrossReferences(objects: readonly K8sObject[], options: Cro
         ] as const) {
           if (!ref || ref.optional) continue;
           const keys = store.get(`${pod.namespace}/${ref.name}`);
-          if (!keys) problems.push(`${pod.owner}: env ${env.name} reads ${what} ${pod.namespace}/${ref.name}, which is neither synthesized nor declared external`);
-          else if (!keys.has(ref.key)) problems.push(`${pod.owner}: env ${env.name} reads key ${ref.key} that ${what} ${pod.namespace}/${ref.name} does not hold`);
+          if (!keys)
+            problems.push(`${pod.owner}: env ${env.name} reads ${what} ${pod.namespace}/${ref.name}, which is neither synthesized nor declared external`);
+          else if (!keys.has(ref.key))
+            problems.push(`${pod.owner}: env ${env.name} reads key ${ref.key} that ${what} ${pod.namespace}/${ref.name} does not hold`);
         }
         if (typeof env.value === 'string') {
           for (const { host, port } of endpointsIn(env.value)) {
             const svc = resolveHost(host, pod.namespace);
             if (!svc) problems.push(`${pod.owner}: env ${env.name} points at ${host}:${port}, which resolves to no Service`);
-            else if (!svc.ports.some((p) => p.port === port)) problems.push(`${pod.owner}: env ${env.name} points at port ${port}, which Service ${svc.namespace}/${svc.name} does not expose`);
+            else if (!svc.ports.some((p) => p.port === port))
+              problems.push(`${pod.owner}: env ${env.name} points at port ${port}, which Service ${svc.namespace}/${svc.name} does not expose`);
           }
         }
       }

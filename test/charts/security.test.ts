@@ -74,7 +74,9 @@ describe('authorization derived from the call graph', () => {
   });
 
   it('uses no wildcard principal anywhere', () => {
-    const principals = objects.filter((o) => o.kind === 'AuthorizationPolicy').flatMap((o) => (o.spec?.rules ?? []).flatMap((r: any) => (r.from ?? []).flatMap((f: any) => f.source?.principals ?? [])));
+    const principals = objects
+      .filter((o) => o.kind === 'AuthorizationPolicy')
+      .flatMap((o) => (o.spec?.rules ?? []).flatMap((r: any) => (r.from ?? []).flatMap((f: any) => f.source?.principals ?? [])));
     expect(principals.length).toBeGreaterThan(0);
     for (const p of principals) expect(p).toMatch(/^cluster\.local\/ns\/[a-z0-9-]+\/sa\/[a-z0-9-]+$/);
   });
@@ -82,14 +84,19 @@ describe('authorization derived from the call graph', () => {
 
 describe('the edge', () => {
   const protectedRoutes = services.flatMap((s) => s.routes.filter((r) => s.jwtRoutes.includes(r.description)).map((r) => [s.name, r] as const));
-  const openRoutes = services.flatMap((s) => s.routes.filter((r) => s.publicRoutes.includes(r.description) && !s.jwtRoutes.includes(r.description)).map((r) => [s.name, r] as const));
+  const openRoutes = services.flatMap((s) =>
+    s.routes.filter((r) => s.publicRoutes.includes(r.description) && !s.jwtRoutes.includes(r.description)).map((r) => [s.name, r] as const),
+  );
   const userJwt = `${edgeAuth.issuer}/6f1c1a52-2f5e-4a9b-9a57-6a1e2f1b0c11`;
 
   it('lets the gateway reach exactly the public routes, and nothing of payment', () => {
     for (const spec of services) {
       for (const route of spec.routes) {
         const expected = spec.publicRoutes.includes(route.description);
-        expect(authorizes(objects, pod(spec.name), { principal: gatewayPrincipal, method: route.methods[0]!, path: concrete(route), port: PORT }), `${spec.name} ${route.description}`).toBe(expected);
+        expect(
+          authorizes(objects, pod(spec.name), { principal: gatewayPrincipal, method: route.methods[0]!, path: concrete(route), port: PORT }),
+          `${spec.name} ${route.description}`,
+        ).toBe(expected);
       }
       expect(networkAllows(objects, gateway, pod(spec.name), PORT), spec.name).toBe(spec.publicRoutes.length > 0);
     }

@@ -30,7 +30,11 @@ describe('KafkaCluster', () => {
       resources: { requests: { cpu: '200m', memory: '768Mi' } },
       jvmOptions: { '-Xms': '384m', '-Xmx': '384m' },
     });
-    expect(find(manifests, 'Kafka', 'events').spec.kafka.config).toMatchObject({ 'default.replication.factor': 1, 'min.insync.replicas': 1, 'offsets.topic.replication.factor': 1 });
+    expect(find(manifests, 'Kafka', 'events').spec.kafka.config).toMatchObject({
+      'default.replication.factor': 1,
+      'min.insync.replicas': 1,
+      'offsets.topic.replication.factor': 1,
+    });
   });
 
   it('matches replication to three nodes when asked', () => {

@@ -21,7 +21,17 @@ function synthExample(): Manifest[] {
 
 describe('the construct library entry point', () => {
   it('exports the constructs, the mesh policy types and the validation error', () => {
-    for (const name of ['MeshedService', 'PostgresDatabase', 'KafkaCluster', 'EventTopic', 'ResiliencePolicy', 'Route', 'RouteClass', 'Retry', 'MeshkitValidationError']) {
+    for (const name of [
+      'MeshedService',
+      'PostgresDatabase',
+      'KafkaCluster',
+      'EventTopic',
+      'ResiliencePolicy',
+      'Route',
+      'RouteClass',
+      'Retry',
+      'MeshkitValidationError',
+    ]) {
       expect(library, name).toHaveProperty(name);
     }
   });
@@ -35,10 +45,22 @@ describe('the construct library entry point', () => {
     const objects = synthExample();
     const kinds = objects.map((o) => `${o.kind}/${o.metadata.name}`);
     expect(kinds).toEqual(
-      expect.arrayContaining(['Deployment/inventory', 'Service/inventory', 'VirtualService/inventory', 'DestinationRule/inventory', 'StatefulSet/inventory-db']),
+      expect.arrayContaining([
+        'Deployment/inventory',
+        'Service/inventory',
+        'VirtualService/inventory',
+        'DestinationRule/inventory',
+        'StatefulSet/inventory-db',
+      ]),
     );
     const vs = objects.find((o) => o.kind === 'VirtualService')!;
-    expect(vs.spec.http.map((r: { name: string }) => r.name)).toEqual(['get-items', 'get-items-sku', 'put-items-sku', 'post-items-sku-adjustments', 'fallback']);
+    expect(vs.spec.http.map((r: { name: string }) => r.name)).toEqual([
+      'get-items',
+      'get-items-sku',
+      'put-items-sku',
+      'post-items-sku-adjustments',
+      'fallback',
+    ]);
     const dr = objects.find((o) => o.kind === 'DestinationRule')!;
     expect(dr.spec.trafficPolicy.outlierDetection).toMatchObject({ consecutive5xxErrors: 5, maxEjectionPercent: 66 });
     expect(checkCrossReferences(objects, { externalSecrets: [{ name: 'inventory-db-credentials', namespace: 'warehouse', keys: ['password'] }] })).toEqual([]);

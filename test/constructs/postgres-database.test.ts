@@ -57,6 +57,8 @@ describe('PostgresDatabase', () => {
     const app = Testing.app();
     const chart = new Chart(app, 'shop', { namespace: 'shop' });
     const order = new MeshedService(chart, 'order', { image: 'meshkit/order:dev', routes: [Route.read('/orders')] });
-    expect(() => new PostgresDatabase(chart, 'db', { owner: order, storage: Size.mebibytes(16) })).toThrow("'storage' (16Mi) is too small for PostgreSQL: use at least 64Mi");
+    expect(() => new PostgresDatabase(chart, 'db', { owner: order, storage: Size.mebibytes(16) })).toThrow(
+      "'storage' (16Mi) is too small for PostgreSQL: use at least 64Mi",
+    );
   });
 });

@@ -20,7 +20,9 @@ describe('Checkov over the synthesized platform', () => {
     const outdir = mkdtempSync(join(tmpdir(), 'meshkit-checkov-'));
     try {
       buildPlatform({ outdir }).app.synth();
-      const result = spawnSync(ensurePythonTool('checkov'), ['--config-file', join(repoRoot, '.checkov.yaml'), '-d', outdir, '-o', 'json'], { encoding: 'utf8' });
+      const result = spawnSync(ensurePythonTool('checkov'), ['--config-file', join(repoRoot, '.checkov.yaml'), '-d', outdir, '-o', 'json'], {
+        encoding: 'utf8',
+      });
       const parsed = JSON.parse(result.stdout) as CheckovReport | CheckovReport[];
       const report = Array.isArray(parsed) ? parsed[0]! : parsed;
       expect(report.results.failed_checks.map((f) => `${f.check_id} ${f.resource}`)).toEqual([]);

@@ -21,11 +21,17 @@ function check(command: string, args: string[]) {
   return { status: result.status, output: `${result.stdout}${result.stderr}`.trim() };
 }
 
-const isShell = (path: string) => path.endsWith('.sh') || relative(repoRoot, path) === '.ci/run' || readFileSync(path, 'utf8').startsWith('#!/usr/bin/env bash');
+const isShell = (path: string) =>
+  path.endsWith('.sh') || relative(repoRoot, path) === '.ci/run' || readFileSync(path, 'utf8').startsWith('#!/usr/bin/env bash');
 
 describe('checks of what cannot run here', () => {
   it('every shell script passes shellcheck', () => {
-    const shellcheck = requireTool({ component: 'shellcheck', command: 'shellcheck', aptPackages: ['shellcheck'], fix: 'install shellcheck (Debian: apt-get install shellcheck)' });
+    const shellcheck = requireTool({
+      component: 'shellcheck',
+      command: 'shellcheck',
+      aptPackages: ['shellcheck'],
+      fix: 'install shellcheck (Debian: apt-get install shellcheck)',
+    });
     const scripts = repoFiles((p) => !p.endsWith('.ts') && !p.endsWith('.md') && !p.endsWith('.json') && isShell(p));
     expect(scripts.map((s) => relative(repoRoot, s))).toContain('.ci/run');
     const result = check(shellcheck, ['--severity=style', ...scripts]);

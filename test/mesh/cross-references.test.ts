@@ -47,10 +47,14 @@ describe('checkCrossReferences', () => {
   it('reports a route to a subset no DestinationRule defines, and a subset that selects no pod', () => {
     let objects = mutate(meshedPair(), 'DestinationRule', 'payment', (dr) => (dr.spec.subsets[0] = { name: 'v2', labels: { version: 'v2' } }));
     const problems = checkCrossReferences(objects);
-    expect(problems).toContain("VirtualService shop/payment: route 'get-charges-id' sends to subset v1, which no DestinationRule for payment.shop.svc.cluster.local defines");
+    expect(problems).toContain(
+      "VirtualService shop/payment: route 'get-charges-id' sends to subset v1, which no DestinationRule for payment.shop.svc.cluster.local defines",
+    );
     expect(problems).toContain('DestinationRule shop/payment: subset v2 ({"version":"v2"}) selects no pod of Service shop/payment');
     objects = mutate(meshedPair(), 'VirtualService', 'payment', (vs) => (vs.spec.http[0].route[0].destination.port.number = 9999));
-    expect(checkCrossReferences(objects)).toContain("VirtualService shop/payment: route 'get-charges-id' sends to port 9999, which Service shop/payment does not expose");
+    expect(checkCrossReferences(objects)).toContain(
+      "VirtualService shop/payment: route 'get-charges-id' sends to port 9999, which Service shop/payment does not expose",
+    );
   });
 
   it('reports env read from a Secret that is neither synthesized nor declared external, and a missing key', () => {
@@ -67,16 +71,32 @@ describe('checkCrossReferences', () => {
   });
 
   it('reports a service URL in env whose host or port does not exist', () => {
-    let objects = mutate(meshedPair(), 'Deployment', 'order', (d) => (container(d).env.find((e: { name: string }) => e.name === 'PAYMENT_URL').value = 'http://billing.shop.svc.cluster.local:8080'));
-    expect(checkCrossReferences(objects)).toContain('Deployment shop/order: env PAYMENT_URL points at billing.shop.svc.cluster.local:8080, which resolves to no Service');
-    objects = mutate(meshedPair(), 'Deployment', 'order', (d) => (container(d).env.find((e: { name: string }) => e.name === 'PAYMENT_URL').value = 'http://payment.shop.svc.cluster.local:9090'));
+    let objects = mutate(
+      meshedPair(),
+      'Deployment',
+      'order',
+      (d) => (container(d).env.find((e: { name: string }) => e.name === 'PAYMENT_URL').value = 'http://billing.shop.svc.cluster.local:8080'),
+    );
+    expect(checkCrossReferences(objects)).toContain(
+      'Deployment shop/order: env PAYMENT_URL points at billing.shop.svc.cluster.local:8080, which resolves to no Service',
+    );
+    objects = mutate(
+      meshedPair(),
+      'Deployment',
+      'order',
+      (d) => (container(d).env.find((e: { name: string }) => e.name === 'PAYMENT_URL').value = 'http://payment.shop.svc.cluster.local:9090'),
+    );
     expect(checkCrossReferences(objects)).toContain('Deployment shop/order: env PAYMENT_URL points at port 9090, which Service shop/payment does not expose');
   });
 
-  it("resolves a Kafka bootstrap address to the Service Strimzi creates from the Kafka resource", () => {
-    const kafka: K8sObject = { apiVersion: 'kafka.strimzi.io/v1', kind: 'Kafka', metadata: { name: 'meshkit', namespace: 'kafka' }, spec: { kafka: { listeners: [{ name: 'plain', port: 9092 }] } } };
-    const withBrokers = (value: string) =>
-      mutate(meshedPair(), 'Deployment', 'order', (d) => container(d).env.push({ name: 'KAFKA_BROKERS', value }));
+  it('resolves a Kafka bootstrap address to the Service Strimzi creates from the Kafka resource', () => {
+    const kafka: K8sObject = {
+      apiVersion: 'kafka.strimzi.io/v1',
+      kind: 'Kafka',
+      metadata: { name: 'meshkit', namespace: 'kafka' },
+      spec: { kafka: { listeners: [{ name: 'plain', port: 9092 }] } },
+    };
+    const withBrokers = (value: string) => mutate(meshedPair(), 'Deployment', 'order', (d) => container(d).env.push({ name: 'KAFKA_BROKERS', value }));
     expect(checkCrossReferences([...withBrokers('meshkit-kafka-bootstrap.kafka.svc.cluster.local:9092'), kafka])).toEqual([]);
     expect(checkCrossReferences([...withBrokers('meshkit-kafka-bootstrap.kafka.svc.cluster.local:9093'), kafka])).toContain(
       'Deployment shop/order: env KAFKA_BROKERS points at port 9093, which Service kafka/meshkit-kafka-bootstrap does not expose',
