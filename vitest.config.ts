@@ -1,6 +1,7 @@
 import { defineConfig } from 'vitest/config';
 
-// Two projects: `unit` needs nothing but Node; `integration` runs against the real
+// Two projects: `unit` starts no server (some of its files still provision tools: the
+// Strimzi CRD generator via Maven, the PyPI linters); `integration` runs against the real
 // kube-apiserver, Kafka broker and PostgreSQL that the global setup provisions and starts.
 export default defineConfig({
   test: {
