@@ -75,7 +75,9 @@ async function main(): Promise<void> {
   for (const service of requested as Service[]) {
     const { bundleBytes, assetBytes } = await buildService(service);
     const mb = (n: number) => `${(n / 1024 / 1024).toFixed(2)} MB`;
-    console.log(`${service.padEnd(12)} ${relative(root, join(root, 'apps', service, 'dist', 'main.js'))}  ${mb(bundleBytes)} (+ ${mb(assetBytes)} PGlite assets)`);
+    console.log(
+      `${service.padEnd(12)} ${relative(root, join(root, 'apps', service, 'dist', 'main.js'))}  ${mb(bundleBytes)} (+ ${mb(assetBytes)} PGlite assets)`,
+    );
   }
 }
 

@@ -129,7 +129,8 @@ export interface BaseConfig {
 
 export function readBaseConfig(service: string, reader: EnvReader): BaseConfig {
   const serviceName = reader.string('SERVICE_NAME', service);
-  if (serviceName !== service) reader.problem(`SERVICE_NAME ('${serviceName}') does not match this bundle ('${service}'): the image and the Deployment disagree`);
+  if (serviceName !== service)
+    reader.problem(`SERVICE_NAME ('${serviceName}') does not match this bundle ('${service}'): the image and the Deployment disagree`);
   const port = reader.int('PORT', 8080, { min: 0, max: 65535 });
   const adminPort = reader.int('ADMIN_PORT', 9090, { min: 0, max: 65535 });
   if (port !== 0 && port === adminPort) reader.problem(`ADMIN_PORT (${adminPort}) equals PORT: health and chaos must stay off the public port`);

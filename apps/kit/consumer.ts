@@ -80,7 +80,12 @@ export class EventProcessor<T> {
   constructor(private readonly options: EventProcessorOptions<T>) {
     this.validate = compileValidator(options.schema, 'body');
     if (options.registry) {
-      this.outcomes = new Counter({ name: 'events_consumed_total', help: 'Consumed events by outcome', labelNames: ['outcome'], registers: [options.registry] });
+      this.outcomes = new Counter({
+        name: 'events_consumed_total',
+        help: 'Consumed events by outcome',
+        labelNames: ['outcome'],
+        registers: [options.registry],
+      });
     }
   }
 

@@ -5,7 +5,7 @@ import { AppError, errorBody } from './errors.js';
 import type { Logger } from './logger.js';
 import type { HttpMetrics } from './metrics.js';
 import { expressPath, templateMatcher, type AnyRoute } from './routes.js';
-import { compileValidator, ValidationError, type Validator, type Violation } from './validation.js';
+import { compileValidator, ValidationError, type Violation } from './validation.js';
 
 /** Largest JSON body any route accepts; larger ones get 413 before they are read. */
 export const BODY_LIMIT = '16kb';
@@ -52,7 +52,15 @@ export function createHttpApp(options: HttpAppOptions): Express {
       const route = locals(res).route ?? 'unmatched';
       metrics?.observe(req.method, route, status, seconds);
       if (options.accessLog !== false) {
-        const line = { requestId: ctx.requestId, traceId: ctx.traceId, method: req.method, route, status, durationMs: Math.round(seconds * 1000), code: locals(res).errorCode };
+        const line = {
+          requestId: ctx.requestId,
+          traceId: ctx.traceId,
+          method: req.method,
+          route,
+          status,
+          durationMs: Math.round(seconds * 1000),
+          code: locals(res).errorCode,
+        };
         if (status >= 500) logger.warn(line, 'request failed');
         else logger.info(line, 'request');
       }
@@ -67,19 +75,30 @@ export function createHttpApp(options: HttpAppOptions): Express {
       next();
     };
     const stages: RequestHandler[] = [mark];
-    if (chaos) stages.push(async (_req, _res, next) => {
-      await chaos.apply();
-      next();
-    });
+    if (chaos)
+      stages.push(async (_req, _res, next) => {
+        await chaos.apply();
+        next();
+      });
     if (route.method !== 'GET') stages.push(jsonParser);
     stages.push(routeHandler(route));
     const path = expressPath(route.path);
     switch (route.method) {
-      case 'GET': app.get(path, ...stages); break;
-      case 'POST': app.post(path, ...stages); break;
-      case 'PUT': app.put(path, ...stages); break;
-      case 'PATCH': app.patch(path, ...stages); break;
-      case 'DELETE': app.delete(path, ...stages); break;
+      case 'GET':
+        app.get(path, ...stages);
+        break;
+      case 'POST':
+        app.post(path, ...stages);
+        break;
+      case 'PUT':
+        app.put(path, ...stages);
+        break;
+      case 'PATCH':
+        app.patch(path, ...stages);
+        break;
+      case 'DELETE':
+        app.delete(path, ...stages);
+        break;
     }
   }
 
@@ -109,7 +128,8 @@ function routeHandler(route: AnyRoute): RequestHandler {
       let parsedBody: unknown = req.body;
       if (body) {
         if (parsedBody === undefined) {
-          if (hasBody(req) && !req.is('application/json')) throw new AppError(415, 'UNSUPPORTED_MEDIA_TYPE', 'send the body as JSON with content-type application/json');
+          if (hasBody(req) && !req.is('application/json'))
+            throw new AppError(415, 'UNSUPPORTED_MEDIA_TYPE', 'send the body as JSON with content-type application/json');
           if (route.bodyOptional) parsedBody = {};
           else violations.push({ path: 'body', message: 'is required: send a JSON object with content-type application/json' });
         }
@@ -157,7 +177,8 @@ export function classifyError(err: unknown): Classified {
   if (typeof e?.type === 'string' && PARSER_ERRORS[e.type]) return { ...PARSER_ERRORS[e.type]! };
   const status = typeof e?.status === 'number' ? e.status : typeof e?.statusCode === 'number' ? e.statusCode : 500;
   // Other client errors raised by Express itself (e.g. a malformed %-escape in the path).
-  if (status >= 400 && status < 500) return { status, code: status === 400 ? 'BAD_REQUEST' : `HTTP_${status}`, message: e.expose && typeof e.message === 'string' ? e.message : 'bad request' };
+  if (status >= 400 && status < 500)
+    return { status, code: status === 400 ? 'BAD_REQUEST' : `HTTP_${status}`, message: e.expose && typeof e.message === 'string' ? e.message : 'bad request' };
   return { status: 500, code: 'INTERNAL', message: 'internal error' };
 }
 

@@ -11,13 +11,15 @@ export function createKafka(config: KafkaConfig, logger: Logger): Kafka {
     connectionTimeout: 3000,
     requestTimeout: 10_000,
     logLevel: logLevel.WARN,
-    logCreator: () => ({ level, log: entry }) => {
-      const { message, ...extra } = entry;
-      const line = { ...extra, kafkaLogger: entry.logger };
-      if (level === logLevel.ERROR) log.error(line, message);
-      else if (level === logLevel.WARN) log.warn(line, message);
-      else log.debug(line, message);
-    },
+    logCreator:
+      () =>
+      ({ level, log: entry }) => {
+        const { message, ...extra } = entry;
+        const line = { ...extra, kafkaLogger: entry.logger };
+        if (level === logLevel.ERROR) log.error(line, message);
+        else if (level === logLevel.WARN) log.warn(line, message);
+        else log.debug(line, message);
+      },
   });
 }
 

@@ -28,10 +28,13 @@ export async function runMain<S>(definition: ServiceDefinition<S>): Promise<void
     }
     signalled = true;
     running.logger.info({ signal }, 'signal received');
-    const hardStop = setTimeout(() => {
-      running.logger.error('graceful stop overran its budget: exiting');
-      process.exit(1);
-    }, Number(process.env['SHUTDOWN_TIMEOUT_MS'] ?? 15_000) + Number(process.env['SHUTDOWN_DELAY_MS'] ?? 3000) + 2000);
+    const hardStop = setTimeout(
+      () => {
+        running.logger.error('graceful stop overran its budget: exiting');
+        process.exit(1);
+      },
+      Number(process.env['SHUTDOWN_TIMEOUT_MS'] ?? 15_000) + Number(process.env['SHUTDOWN_DELAY_MS'] ?? 3000) + 2000,
+    );
     hardStop.unref();
     running.stop().then(
       () => process.exit(0),

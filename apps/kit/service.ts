@@ -144,7 +144,15 @@ export function outboxWorkers(ctx: ServiceContext<unknown>, topics: readonly str
   if (config.kafka.produceTopics.length > 0 && missing.length > 0) {
     throw new ConfigError([`KAFKA_PRODUCE_TOPICS (${config.kafka.produceTopics.join(',')}) lacks ${missing.join(',')}, which this service produces`]);
   }
-  return [new OutboxRelay({ db: ctx.db, publisher: kafkaPublisher(createProducer(kafka)), logger: logger.child({ component: 'outbox-relay' }), registry: ctx.metrics.registry, holder: hostname() + ':' + process.pid })];
+  return [
+    new OutboxRelay({
+      db: ctx.db,
+      publisher: kafkaPublisher(createProducer(kafka)),
+      logger: logger.child({ component: 'outbox-relay' }),
+      registry: ctx.metrics.registry,
+      holder: hostname() + ':' + process.pid,
+    }),
+  ];
 }
 
 function adminRoutes(state: { phase: string; db?: Database }, metrics: HttpMetrics, chaos: ChaosSwitch): AnyRoute[] {

@@ -16,7 +16,9 @@ export const notificationService: ServiceDefinition = {
       const producer = createProducer(kafka);
       const topics = config.kafka.consumeTopics.length > 0 ? config.kafka.consumeTopics : [ORDER_EVENTS_TOPIC];
       const processor = orderEventProcessor(db, logger.child({ component: 'consumer' }), kafkaDeadLetters(producer, DEAD_LETTER_TOPIC), metrics.registry);
-      workers.push(new KafkaConsumerWorker({ kafka, groupId: config.kafka.groupId, topics, producer, processor, logger: logger.child({ component: 'consumer' }) }));
+      workers.push(
+        new KafkaConsumerWorker({ kafka, groupId: config.kafka.groupId, topics, producer, processor, logger: logger.child({ component: 'consumer' }) }),
+      );
     } else {
       logger.warn('KAFKA_BROKERS is unset: not consuming order events');
     }

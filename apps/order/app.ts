@@ -37,7 +37,13 @@ export const orderService: ServiceDefinition<OrderSettings> = {
     );
     const store = new OrderStore(db);
     const saga = new OrderSaga(participants, store, logger.child({ component: 'saga' }));
-    const sweep = new RecoverySweep({ store, saga, logger: logger.child({ component: 'recovery-sweep' }), intervalMs: settings.sweepIntervalMs, staleMs: settings.staleOrderMs });
+    const sweep = new RecoverySweep({
+      store,
+      saga,
+      logger: logger.child({ component: 'recovery-sweep' }),
+      intervalMs: settings.sweepIntervalMs,
+      staleMs: settings.staleOrderMs,
+    });
     return { routes: orderRoutes(new Orders(store, saga)), workers: [sweep, ...outboxWorkers(ctx, [ORDERS_TOPIC])] };
   },
 };

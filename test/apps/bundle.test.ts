@@ -49,7 +49,10 @@ describe('service bundles', () => {
         const deadline = Date.now() + 30_000;
         let ready = false;
         while (!ready && Date.now() < deadline && child.exitCode === null) {
-          ready = await fetch(`http://127.0.0.1:${adminPort}/health/ready`).then((r) => r.status === 200, () => false);
+          ready = await fetch(`http://127.0.0.1:${adminPort}/health/ready`).then(
+            (r) => r.status === 200,
+            () => false,
+          );
           if (!ready) await new Promise((r) => setTimeout(r, 50));
         }
         expect(ready, output).toBe(true);

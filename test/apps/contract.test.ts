@@ -14,7 +14,16 @@ async function routesOf(definition: ServiceDefinition<never>): Promise<string[]>
   const noDb = new Proxy({}, { get: () => () => Promise.resolve([]) });
   const ctx = {
     config: { httpClientTimeoutMs: 1000, kafka: undefined },
-    settings: { userUrl: 'http://u', productUrl: 'http://p', paymentUrl: 'http://pay', sweepIntervalMs: 1000, staleOrderMs: 1000, issuer: 'i', audience: 'a', ttlSeconds: 60 },
+    settings: {
+      userUrl: 'http://u',
+      productUrl: 'http://p',
+      paymentUrl: 'http://pay',
+      sweepIntervalMs: 1000,
+      staleOrderMs: 1000,
+      issuer: 'i',
+      audience: 'a',
+      ttlSeconds: 60,
+    },
     logger: pino({ level: 'silent' }),
     db: { ...noDb, transaction: async () => [{ kid: 'k', privateKey: undefined, publicJwk: { kty: 'OKP', crv: 'Ed25519', x: 'x' } }] },
     metrics: new HttpMetrics('contract', { defaultMetrics: false }),

@@ -34,13 +34,19 @@ const probe: ServiceDefinition = {
   migrations: [outboxMigration, processedEventsMigration],
   create: ({ db }) => ({
     routes: [
-      defineRoute<undefined, Record<string, unknown>, { id: string }>({ method: 'GET', path: '/things/{id}', handle: async ({ params }) => ({ body: { id: params.id, forwarded: propagationHeaders() } }) }),
+      defineRoute<undefined, Record<string, unknown>, { id: string }>({
+        method: 'GET',
+        path: '/things/{id}',
+        handle: async ({ params }) => ({ body: { id: params.id, forwarded: propagationHeaders() } }),
+      }),
       defineRoute<{ n: number }>({
         method: 'POST',
         path: '/events',
         body: { type: 'object', required: ['n'], properties: { n: { type: 'integer' } } },
         handle: async ({ body }) => {
-          await db.transaction((tx) => recordEvent(tx, { topic: body.n % 2 === 0 ? 'even' : 'odd', key: 'k', type: 'Counted', source: 'probe', data: { n: body.n } }));
+          await db.transaction((tx) =>
+            recordEvent(tx, { topic: body.n % 2 === 0 ? 'even' : 'odd', key: 'k', type: 'Counted', source: 'probe', data: { n: body.n } }),
+          );
           return { status: 202 };
         },
       }),
@@ -65,7 +71,8 @@ describe('config', () => {
     }
     expect(error).toBeInstanceOf(ConfigError);
     const problems = (error as ConfigError).problems.join('\n');
-    for (const fragment of ['PORT', 'USER_URL', 'PRODUCT_URL is required', 'PAYMENT_URL is required', 'SERVICE_NAME', 'LOG_LEVEL']) expect(problems).toContain(fragment);
+    for (const fragment of ['PORT', 'USER_URL', 'PRODUCT_URL is required', 'PAYMENT_URL is required', 'SERVICE_NAME', 'LOG_LEVEL'])
+      expect(problems).toContain(fragment);
   });
 
   it('reads the platform env: ports, database, Kafka lists', () => {
@@ -78,7 +85,13 @@ describe('config', () => {
       KAFKA_CONSUME_TOPICS: 'x,y',
     });
     expect(config).toMatchObject({ port: 8080, adminPort: 9090, databaseUrl: 'postgres://u:p@db:5432/probe' });
-    expect(config.kafka).toEqual({ brokers: ['a:9092', 'b:9092'], clientId: 'probe', groupId: 'probe', produceTopics: ['orders.events'], consumeTopics: ['x', 'y'] });
+    expect(config.kafka).toEqual({
+      brokers: ['a:9092', 'b:9092'],
+      clientId: 'probe',
+      groupId: 'probe',
+      produceTopics: ['orders.events'],
+      consumeTopics: ['x', 'y'],
+    });
     expect(loadConfig(probe, {}).config.kafka).toBeUndefined();
   });
 
@@ -91,7 +104,12 @@ describe('config', () => {
 
 describe('trace context', () => {
   it('keeps the Istio trace headers, drops others and makes up a request id when none came', () => {
-    const ctx = contextFromHeaders({ traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01', 'x-b3-sampled': '1', cookie: 'secret', authorization: 'Bearer x' });
+    const ctx = contextFromHeaders({
+      traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+      'x-b3-sampled': '1',
+      cookie: 'secret',
+      authorization: 'Bearer x',
+    });
     expect(Object.keys(ctx.propagation).sort()).toEqual(['traceparent', 'x-b3-sampled', 'x-request-id']);
     expect(ctx.traceId).toBe('0af7651916cd43dd8448eb211c80319c');
     expect(ctx.requestId).toMatch(/^[0-9a-f-]{36}$/);
@@ -106,7 +124,9 @@ describe('trace context', () => {
     expect(res.body).toEqual({ id: '7', forwarded: headers });
     // And the HTTP client puts them on the wire.
     const client = new ServiceClient('probe', service.url, 1000);
-    const echoed = await runWithContext(contextFromHeaders({ 'x-request-id': 'r-2', 'x-b3-traceid': '463ac35c9f6413ad' }), () => client.call<{ forwarded: unknown }>('GET', '/things/8'));
+    const echoed = await runWithContext(contextFromHeaders({ 'x-request-id': 'r-2', 'x-b3-traceid': '463ac35c9f6413ad' }), () =>
+      client.call<{ forwarded: unknown }>('GET', '/things/8'),
+    );
     expect(echoed.body.forwarded).toEqual({ 'x-request-id': 'r-2', 'x-b3-traceid': '463ac35c9f6413ad' });
   });
 
@@ -244,7 +264,14 @@ describe('event processor', () => {
 
   it('retries a failing handler a few times, then dead-letters it so the partition moves on', async () => {
     const letters: DeadLetter[] = [];
-    const processor = new EventProcessor({ db: service.db, logger: silent, schema, maxAttempts: 3, handle: async () => Promise.reject(new Error('bug')), deadLetter: async (l) => void letters.push(l) });
+    const processor = new EventProcessor({
+      db: service.db,
+      logger: silent,
+      schema,
+      maxAttempts: 3,
+      handle: async () => Promise.reject(new Error('bug')),
+      deadLetter: async (l) => void letters.push(l),
+    });
     const m = msg(event());
     await expect(processor.process(m)).rejects.toThrow('bug');
     await expect(processor.process(m)).rejects.toThrow('bug');
@@ -257,8 +284,19 @@ describe('event processor', () => {
 
   it('keeps throwing, without dead-lettering, while the database is down', async () => {
     const letters: DeadLetter[] = [];
-    const down = { ...service.db, transaction: () => Promise.reject(new Error('connection refused')), ping: () => Promise.reject(new Error('connection refused')) };
-    const processor = new EventProcessor({ db: down, logger: silent, schema, maxAttempts: 1, handle: async () => undefined, deadLetter: async (l) => void letters.push(l) });
+    const down = {
+      ...service.db,
+      transaction: () => Promise.reject(new Error('connection refused')),
+      ping: () => Promise.reject(new Error('connection refused')),
+    };
+    const processor = new EventProcessor({
+      db: down,
+      logger: silent,
+      schema,
+      maxAttempts: 1,
+      handle: async () => undefined,
+      deadLetter: async (l) => void letters.push(l),
+    });
     const m = msg(event());
     for (let i = 0; i < 3; i++) await expect(processor.process(m)).rejects.toThrow('connection refused');
     expect(letters).toEqual([]);

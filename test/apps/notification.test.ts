@@ -35,7 +35,12 @@ const event = (type: string, data: Partial<OrderEventData> & { userId: string },
   data: { orderId: randomUUID(), status: 'CONFIRMED', totalCents: 2900, currency: 'EUR', ...data },
 });
 
-const inbox = async (userId: string) => (await request(service.url, 'GET', '/notifications', { headers: { 'x-user-id': userId } })).body.notifications as Array<{ type: string; message: string; orderId: string }>;
+const inbox = async (userId: string) =>
+  (await request(service.url, 'GET', '/notifications', { headers: { 'x-user-id': userId } })).body.notifications as Array<{
+    type: string;
+    message: string;
+    orderId: string;
+  }>;
 
 describe('order events to notifications', () => {
   it('stores one notification per event and lists them for their user only', async () => {

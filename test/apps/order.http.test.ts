@@ -33,7 +33,8 @@ afterAll(async () => {
   await Promise.all([user?.stop(), product?.stop(), payment?.stop()]);
 });
 
-const place = (json: unknown, headers: Record<string, string> = {}) => request(order.url, 'POST', '/orders', { json, headers: { 'x-user-id': userId, ...headers } });
+const place = (json: unknown, headers: Record<string, string> = {}) =>
+  request(order.url, 'POST', '/orders', { json, headers: { 'x-user-id': userId, ...headers } });
 const stock = async (id: string) => (await request(product.url, 'GET', `/products/${id}`)).body.available as number;
 const reservationStatus = async (orderId: string) =>
   (await product.db.query<{ status: string }>('SELECT status FROM reservations WHERE order_id = $1', [orderId]))[0]?.status;
@@ -46,7 +47,13 @@ describe('order saga over HTTP', () => {
     const before = await stock('ceramic-mug');
     const res = await place({ items: [{ productId: 'ceramic-mug', quantity: 2 }] });
     expect(res.status).toBe(201);
-    expect(res.body).toMatchObject({ status: 'CONFIRMED', userId, totalCents: 2900, currency: 'EUR', items: [{ productId: 'ceramic-mug', quantity: 2, unitPriceCents: 1450 }] });
+    expect(res.body).toMatchObject({
+      status: 'CONFIRMED',
+      userId,
+      totalCents: 2900,
+      currency: 'EUR',
+      items: [{ productId: 'ceramic-mug', quantity: 2, unitPriceCents: 1450 }],
+    });
     expect(await stock('ceramic-mug')).toBe(before - 2);
     expect(await reservationStatus(res.body.id)).toBe('COMMITTED');
     expect(await chargesFor(res.body.id)).toEqual([{ id: res.body.chargeId, status: 'SUCCEEDED' }]);
@@ -81,9 +88,14 @@ describe('order saga over HTTP', () => {
     const res = await place({ items: [{ productId: 'filter-beans', quantity: 1 }] }, { traceparent, 'x-request-id': requestId, 'x-b3-sampled': '1' });
     expect(res.headers.get('x-request-id')).toBe(requestId);
     // The payment service stored the headers of the request it served with its PaymentCharged event.
-    const [row] = await payment.db.query<{ headers: Record<string, string> }>("SELECT headers FROM outbox WHERE payload->'data'->>'reference' = $1", [res.body.id]);
+    const [row] = await payment.db.query<{ headers: Record<string, string> }>("SELECT headers FROM outbox WHERE payload->'data'->>'reference' = $1", [
+      res.body.id,
+    ]);
     expect(row?.headers).toMatchObject({ traceparent, 'x-request-id': requestId, 'x-b3-sampled': '1' });
-    const [own] = await order.db.query<{ headers: Record<string, string> }>("SELECT headers FROM outbox WHERE message_key = $1 AND event_type = 'OrderConfirmed'", [res.body.id]);
+    const [own] = await order.db.query<{ headers: Record<string, string> }>(
+      "SELECT headers FROM outbox WHERE message_key = $1 AND event_type = 'OrderConfirmed'",
+      [res.body.id],
+    );
     expect(own?.headers).toMatchObject({ traceparent, 'x-request-id': requestId });
   });
 

@@ -115,7 +115,10 @@ describe('order saga', () => {
   });
 
   it('releases the reservation when the payment is declined, and refunds nothing', async () => {
-    script.charges = [{ ok: false, reason: 'PAYMENT_DECLINED' }, { ok: false, reason: 'PAYMENT_DECLINED' }];
+    script.charges = [
+      { ok: false, reason: 'PAYMENT_DECLINED' },
+      { ok: false, reason: 'PAYMENT_DECLINED' },
+    ];
     expect(await saga.run(log.order)).toMatchObject({ status: 'CANCELLED', cancelReason: 'PAYMENT_DECLINED' });
     expect(script.calls).toEqual(['userExists', 'reserve', 'charge', 'release']);
   });

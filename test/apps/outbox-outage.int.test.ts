@@ -19,7 +19,10 @@ beforeAll(async () => {
   await admin.createTopics({ waitForLeaders: true, topics: [{ topic: 'payments.events', numPartitions: 1 }] });
   await admin.disconnect();
   const databaseUrl = await createDatabase(inject('postgres').url, `payment_outage_${randomUUID().replaceAll('-', '').slice(0, 12)}`);
-  payment = await startService(paymentService, testEnv({ DATABASE_URL: databaseUrl, KAFKA_BROKERS: broker.brokers.join(','), KAFKA_PRODUCE_TOPICS: 'payments.events' }));
+  payment = await startService(
+    paymentService,
+    testEnv({ DATABASE_URL: databaseUrl, KAFKA_BROKERS: broker.brokers.join(','), KAFKA_PRODUCE_TOPICS: 'payments.events' }),
+  );
 }, 180_000);
 
 afterAll(async () => {
@@ -28,7 +31,10 @@ afterAll(async () => {
 });
 
 const charge = async () => {
-  const res = await request(payment.url, 'POST', '/charges', { json: { amountCents: 500, currency: 'EUR', source: 'tok_visa' }, headers: { 'idempotency-key': randomUUID() } });
+  const res = await request(payment.url, 'POST', '/charges', {
+    json: { amountCents: 500, currency: 'EUR', source: 'tok_visa' },
+    headers: { 'idempotency-key': randomUUID() },
+  });
   expect(res.status).toBe(201);
   return res.body.id as string;
 };
@@ -58,7 +64,9 @@ describe('a Kafka outage', () => {
     await broker.start();
     expect(await until(async () => (await sentAt(during)) !== null, 90_000)).toBe(true);
 
-    const consumer = new Kafka({ clientId: 'outage-reader', brokers: broker.brokers, logLevel: logLevel.NOTHING }).consumer({ groupId: `reader-${randomUUID()}` });
+    const consumer = new Kafka({ clientId: 'outage-reader', brokers: broker.brokers, logLevel: logLevel.NOTHING }).consumer({
+      groupId: `reader-${randomUUID()}`,
+    });
     const seen: string[] = [];
     await consumer.connect();
     await consumer.subscribe({ topic: 'payments.events', fromBeginning: true });

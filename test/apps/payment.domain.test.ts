@@ -34,6 +34,8 @@ describe('request fingerprints', () => {
 describe('replay', () => {
   it('gives back a stored success and re-raises a stored error', () => {
     expect(replay({ status: 201, body: { id: 'c-1' } })).toEqual({ status: 201, body: { id: 'c-1' } });
-    expect(() => replay({ status: 402, error: { code: 'PAYMENT_DECLINED', message: 'declined' } })).toThrow(expect.objectContaining({ status: 402, code: 'PAYMENT_DECLINED' }));
+    expect(() => replay({ status: 402, error: { code: 'PAYMENT_DECLINED', message: 'declined' } })).toThrow(
+      expect.objectContaining({ status: 402, code: 'PAYMENT_DECLINED' }),
+    );
   });
 });

@@ -9,7 +9,9 @@ const call = (method: string, path: string, options?: Parameters<typeof request>
 const charge = (key: string, json: unknown) => call('POST', '/charges', { json, headers: { 'idempotency-key': key } });
 const countCharges = async () => (await service.db.query<{ n: number }>('SELECT count(*)::int AS n FROM payments'))[0]!.n;
 const eventsOf = async (chargeId: string) =>
-  (await service.db.query<{ event_type: string }>("SELECT event_type FROM outbox WHERE payload->'data'->>'chargeId' = $1 ORDER BY seq", [chargeId])).map((r) => r.event_type);
+  (await service.db.query<{ event_type: string }>("SELECT event_type FROM outbox WHERE payload->'data'->>'chargeId' = $1 ORDER BY seq", [chargeId])).map(
+    (r) => r.event_type,
+  );
 
 beforeAll(async () => {
   service = await startForTest(paymentService);
@@ -115,7 +117,11 @@ describe('refunds', () => {
 
   it('refuses to refund a declined charge: 409 CHARGE_NOT_REFUNDABLE', async () => {
     const declined = await charge(randomUUID(), { ...card, source: 'tok_decline' });
-    expectError(await call('POST', `/charges/${declined.body.error.details.chargeId}/refund`, { headers: { 'idempotency-key': randomUUID() } }), 409, 'CHARGE_NOT_REFUNDABLE');
+    expectError(
+      await call('POST', `/charges/${declined.body.error.details.chargeId}/refund`, { headers: { 'idempotency-key': randomUUID() } }),
+      409,
+      'CHARGE_NOT_REFUNDABLE',
+    );
   });
 });
 

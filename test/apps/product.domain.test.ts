@@ -11,16 +11,42 @@ const reservation = (status: Reservation['status']): Reservation => ({
 
 describe('reservation lines', () => {
   it('merges repeated products and sorts by product id so locks are always taken in one order', () => {
-    expect(normalizeLines([{ productId: 'mug', quantity: 1 }, { productId: 'beans', quantity: 2 }, { productId: 'mug', quantity: 3 }])).toEqual([
+    expect(
+      normalizeLines([
+        { productId: 'mug', quantity: 1 },
+        { productId: 'beans', quantity: 2 },
+        { productId: 'mug', quantity: 3 },
+      ]),
+    ).toEqual([
       { productId: 'beans', quantity: 2 },
       { productId: 'mug', quantity: 4 },
     ]);
   });
 
   it('treats the same items in another order or split differently as the same request', () => {
-    expect(sameLines([{ productId: 'a', quantity: 2 }, { productId: 'b', quantity: 1 }], [{ productId: 'b', quantity: 1 }, { productId: 'a', quantity: 1 }, { productId: 'a', quantity: 1 }])).toBe(true);
+    expect(
+      sameLines(
+        [
+          { productId: 'a', quantity: 2 },
+          { productId: 'b', quantity: 1 },
+        ],
+        [
+          { productId: 'b', quantity: 1 },
+          { productId: 'a', quantity: 1 },
+          { productId: 'a', quantity: 1 },
+        ],
+      ),
+    ).toBe(true);
     expect(sameLines([{ productId: 'a', quantity: 2 }], [{ productId: 'a', quantity: 3 }])).toBe(false);
-    expect(sameLines([{ productId: 'a', quantity: 2 }], [{ productId: 'a', quantity: 2 }, { productId: 'b', quantity: 1 }])).toBe(false);
+    expect(
+      sameLines(
+        [{ productId: 'a', quantity: 2 }],
+        [
+          { productId: 'a', quantity: 2 },
+          { productId: 'b', quantity: 1 },
+        ],
+      ),
+    ).toBe(false);
   });
 });
 
@@ -42,7 +68,11 @@ describe('reservation state machine', () => {
 
   it('replays a retried reservation and refuses one for other items or after release', () => {
     expect(replayReservation(reservation('RESERVED'), [{ productId: 'mug', quantity: 2 }])).toEqual(reservation('RESERVED'));
-    expect(() => replayReservation(reservation('RESERVED'), [{ productId: 'mug', quantity: 1 }])).toThrow(expect.objectContaining({ code: 'RESERVATION_MISMATCH' }));
-    expect(() => replayReservation(reservation('RELEASED'), [{ productId: 'mug', quantity: 2 }])).toThrow(expect.objectContaining({ code: 'RESERVATION_RELEASED' }));
+    expect(() => replayReservation(reservation('RESERVED'), [{ productId: 'mug', quantity: 1 }])).toThrow(
+      expect.objectContaining({ code: 'RESERVATION_MISMATCH' }),
+    );
+    expect(() => replayReservation(reservation('RELEASED'), [{ productId: 'mug', quantity: 2 }])).toThrow(
+      expect.objectContaining({ code: 'RESERVATION_RELEASED' }),
+    );
   });
 });

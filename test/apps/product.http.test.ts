@@ -18,7 +18,14 @@ describe('product catalog', () => {
     const all = await call('GET', '/products');
     expect(all.status).toBe(200);
     expect(all.body.products).toHaveLength(6);
-    expect(all.body.products[0]).toEqual({ id: 'anniversary-roast', name: expect.any(String), description: expect.any(String), priceCents: 3500, currency: 'EUR', available: 5 });
+    expect(all.body.products[0]).toEqual({
+      id: 'anniversary-roast',
+      name: expect.any(String),
+      description: expect.any(String),
+      priceCents: 3500,
+      currency: 'EUR',
+      available: 5,
+    });
     const page = await call('GET', '/products?limit=2&offset=2');
     expect(page.body.products.map((p: { id: string }) => p.id)).toEqual(all.body.products.slice(2, 4).map((p: { id: string }) => p.id));
   });
@@ -40,7 +47,13 @@ describe('reservations', () => {
   it('reserves stock, prices the lines and answers a retry with the same reservation (201 then 200)', async () => {
     const orderId = randomUUID();
     const before = await available('filter-beans');
-    const body = { orderId, items: [{ productId: 'filter-beans', quantity: 2 }, { productId: 'ceramic-mug', quantity: 1 }] };
+    const body = {
+      orderId,
+      items: [
+        { productId: 'filter-beans', quantity: 2 },
+        { productId: 'ceramic-mug', quantity: 1 },
+      ],
+    };
     const first = await call('POST', '/reservations', { json: body });
     expect(first.status).toBe(201);
     expect(first.body).toEqual({
@@ -67,7 +80,9 @@ describe('reservations', () => {
 
   it('never oversells: of 8 concurrent orders for 5 units in stock exactly 5 succeed', async () => {
     const results = await Promise.all(
-      Array.from({ length: 8 }, () => call('POST', '/reservations', { json: { orderId: randomUUID(), items: [{ productId: 'anniversary-roast', quantity: 1 }] } })),
+      Array.from({ length: 8 }, () =>
+        call('POST', '/reservations', { json: { orderId: randomUUID(), items: [{ productId: 'anniversary-roast', quantity: 1 }] } }),
+      ),
     );
     expect(results.filter((r) => r.status === 201)).toHaveLength(5);
     for (const refused of results.filter((r) => r.status !== 201)) expectError(refused, 409, 'INSUFFICIENT_STOCK');
@@ -77,7 +92,13 @@ describe('reservations', () => {
   it('takes nothing when one line cannot be served (all or nothing)', async () => {
     const before = await available('espresso-beans');
     const res = await call('POST', '/reservations', {
-      json: { orderId: randomUUID(), items: [{ productId: 'espresso-beans', quantity: 1 }, { productId: 'hand-grinder', quantity: 999 }] },
+      json: {
+        orderId: randomUUID(),
+        items: [
+          { productId: 'espresso-beans', quantity: 1 },
+          { productId: 'hand-grinder', quantity: 999 },
+        ],
+      },
     });
     expectError(res, 409, 'INSUFFICIENT_STOCK');
     expect(res.body.error.details).toEqual({ productId: 'hand-grinder', requested: 999, available: 12 });
@@ -85,7 +106,11 @@ describe('reservations', () => {
   });
 
   it('answers unknown products in a reservation with 422 UNKNOWN_PRODUCT', async () => {
-    expectError(await call('POST', '/reservations', { json: { orderId: randomUUID(), items: [{ productId: 'unicorn', quantity: 1 }] } }), 422, 'UNKNOWN_PRODUCT');
+    expectError(
+      await call('POST', '/reservations', { json: { orderId: randomUUID(), items: [{ productId: 'unicorn', quantity: 1 }] } }),
+      422,
+      'UNKNOWN_PRODUCT',
+    );
   });
 
   it('commits once, idempotently, and refuses to release a committed reservation', async () => {

@@ -41,7 +41,11 @@ beforeAll(async () => {
   await admin.disconnect();
   [user, product, payment] = await Promise.all([start(userService), start(productService), start(paymentService, { KAFKA_PRODUCE_TOPICS: 'payments.events' })]);
   order = await start(orderService, { USER_URL: user.url, PRODUCT_URL: product.url, PAYMENT_URL: payment.url, KAFKA_PRODUCE_TOPICS: 'orders.events' });
-  notification = await start(notificationService, { KAFKA_CONSUME_TOPICS: 'orders.events', KAFKA_PRODUCE_TOPICS: 'notifications.dlq', KAFKA_GROUP_ID: `notification-${run}` });
+  notification = await start(notificationService, {
+    KAFKA_CONSUME_TOPICS: 'orders.events',
+    KAFKA_PRODUCE_TOPICS: 'notifications.dlq',
+    KAFKA_GROUP_ID: `notification-${run}`,
+  });
 });
 
 afterAll(async () => {
@@ -62,7 +66,9 @@ async function eventually<T>(probe: () => Promise<T>, done: (value: T) => boolea
 describe('on the real PostgreSQL', () => {
   it('never oversells: of 20 truly concurrent orders for 5 units exactly 5 get stock', async () => {
     const results = await Promise.all(
-      Array.from({ length: 20 }, () => request(product.url, 'POST', '/reservations', { json: { orderId: randomUUID(), items: [{ productId: 'anniversary-roast', quantity: 1 }] } })),
+      Array.from({ length: 20 }, () =>
+        request(product.url, 'POST', '/reservations', { json: { orderId: randomUUID(), items: [{ productId: 'anniversary-roast', quantity: 1 }] } }),
+      ),
     );
     expect(results.map((r) => r.status).sort()).toEqual([...Array(5).fill(201), ...Array(15).fill(409)]);
     expect((await request(product.url, 'GET', '/products/anniversary-roast')).body.available).toBe(0);
@@ -71,7 +77,9 @@ describe('on the real PostgreSQL', () => {
   it('charges once for 10 concurrent requests with one idempotency key', async () => {
     const key = randomUUID();
     const body = { amountCents: 1234, currency: 'EUR', source: 'tok_visa', reference: `int-${key}` };
-    const answers = await Promise.all(Array.from({ length: 10 }, () => request(payment.url, 'POST', '/charges', { json: body, headers: { 'idempotency-key': key } })));
+    const answers = await Promise.all(
+      Array.from({ length: 10 }, () => request(payment.url, 'POST', '/charges', { json: body, headers: { 'idempotency-key': key } })),
+    );
     expect(new Set(answers.map((a) => `${a.status} ${a.body.id}`)).size).toBe(1);
     const rows = await payment.db.query('SELECT id FROM payments WHERE reference = $1', [body.reference]);
     expect(rows).toHaveLength(1);
@@ -82,10 +90,17 @@ describe('through Kafka', () => {
   it('delivers order events from the outbox to notifications, once each', async () => {
     const registered = await request(user.url, 'POST', '/users', { json: { email: `int-${run}@example.org`, password: 'integration!', name: 'Int' } });
     const userId = registered.body.id as string;
-    const placed = await request(order.url, 'POST', '/orders', { json: { items: [{ productId: 'ceramic-mug', quantity: 1 }] }, headers: { 'x-user-id': userId } });
+    const placed = await request(order.url, 'POST', '/orders', {
+      json: { items: [{ productId: 'ceramic-mug', quantity: 1 }] },
+      headers: { 'x-user-id': userId },
+    });
     expect(placed.body.status).toBe('CONFIRMED');
     const inbox = await eventually(
-      async () => (await request(notification.url, 'GET', '/notifications', { headers: { 'x-user-id': userId } })).body.notifications as Array<{ type: string; orderId: string }>,
+      async () =>
+        (await request(notification.url, 'GET', '/notifications', { headers: { 'x-user-id': userId } })).body.notifications as Array<{
+          type: string;
+          orderId: string;
+        }>,
       (n) => n.length >= 2,
     );
     expect(inbox.map((n) => n.type).sort()).toEqual(['OrderConfirmed', 'OrderCreated']);
@@ -110,10 +125,27 @@ describe('through Kafka', () => {
     await producer.connect();
     const poison = `not json ${run}`;
     const userId = randomUUID();
-    const valid = { eventId: randomUUID(), type: 'OrderCreated', version: 1, occurredAt: new Date().toISOString(), source: 'test', data: { orderId: randomUUID(), userId, status: 'PENDING', totalCents: null, currency: null } };
+    const valid = {
+      eventId: randomUUID(),
+      type: 'OrderCreated',
+      version: 1,
+      occurredAt: new Date().toISOString(),
+      source: 'test',
+      data: { orderId: randomUUID(), userId, status: 'PENDING', totalCents: null, currency: null },
+    };
     // Same key, so both land on one partition in this order: the valid event is behind the poison one.
-    await producer.send({ topic: 'orders.events', acks: -1, messages: [{ key: 'poison', value: poison }, { key: 'poison', value: JSON.stringify(valid) }] });
-    const found = await eventually(async () => letters.filter((l) => l.value === poison), (l) => l.length > 0);
+    await producer.send({
+      topic: 'orders.events',
+      acks: -1,
+      messages: [
+        { key: 'poison', value: poison },
+        { key: 'poison', value: JSON.stringify(valid) },
+      ],
+    });
+    const found = await eventually(
+      async () => letters.filter((l) => l.value === poison),
+      (l) => l.length > 0,
+    );
     expect(found).toEqual([{ reason: 'INVALID_JSON', value: poison }]);
     const inbox = await eventually(
       async () => (await request(notification.url, 'GET', '/notifications', { headers: { 'x-user-id': userId } })).body.notifications as unknown[],

@@ -79,7 +79,11 @@ describe('user service', () => {
     expectError(await call('POST', '/users', { raw: '{"email": "a@b.co",' }), 400, 'INVALID_JSON');
     expectError(await call('POST', '/sessions', { raw: 'null' }), 400, 'INVALID_JSON');
     expectError(await call('POST', '/users', { raw: oversized() }), 413, 'PAYLOAD_TOO_LARGE');
-    expectError(await call('POST', '/users', { raw: 'email=a@b.co', headers: { 'content-type': 'application/x-www-form-urlencoded' } }), 415, 'UNSUPPORTED_MEDIA_TYPE');
+    expectError(
+      await call('POST', '/users', { raw: 'email=a@b.co', headers: { 'content-type': 'application/x-www-form-urlencoded' } }),
+      415,
+      'UNSUPPORTED_MEDIA_TYPE',
+    );
   });
 
   it('answers unknown routes with 404 NOT_FOUND and wrong methods with 405 and an Allow header', async () => {

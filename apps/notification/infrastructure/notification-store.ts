@@ -12,20 +12,24 @@ interface Row {
   created_at: Date;
 }
 
-const toNotification = (r: Row): Notification => ({ id: r.id, userId: r.user_id, orderId: r.order_id, eventId: r.event_id, type: r.type, message: r.message, createdAt: r.created_at });
+const toNotification = (r: Row): Notification => ({
+  id: r.id,
+  userId: r.user_id,
+  orderId: r.order_id,
+  eventId: r.event_id,
+  type: r.type,
+  message: r.message,
+  createdAt: r.created_at,
+});
 
 /** Stores the notification for an event inside the consumer's transaction (the one that records the event id). */
 export async function storeNotification(tx: Queryable, event: EventEnvelope<OrderEventData>): Promise<void> {
   const message = messageFor(event);
   if (message === undefined) return;
-  await tx.query('INSERT INTO notifications (id, user_id, order_id, event_id, type, message) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (event_id) DO NOTHING', [
-    randomUUID(),
-    event.data.userId,
-    event.data.orderId,
-    event.eventId,
-    event.type,
-    message,
-  ]);
+  await tx.query(
+    'INSERT INTO notifications (id, user_id, order_id, event_id, type, message) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (event_id) DO NOTHING',
+    [randomUUID(), event.data.userId, event.data.orderId, event.eventId, event.type, message],
+  );
 }
 
 export async function listNotifications(db: Database, userId: string, limit: number): Promise<Notification[]> {

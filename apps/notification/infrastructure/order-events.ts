@@ -26,6 +26,11 @@ export const orderEventSchema = {
   },
 } as const;
 
-export function orderEventProcessor(db: Database, logger: Logger, deadLetter: (letter: DeadLetter) => Promise<void>, registry?: Registry): EventProcessor<OrderEventData> {
+export function orderEventProcessor(
+  db: Database,
+  logger: Logger,
+  deadLetter: (letter: DeadLetter) => Promise<void>,
+  registry?: Registry,
+): EventProcessor<OrderEventData> {
   return new EventProcessor<OrderEventData>({ db, logger, schema: orderEventSchema, handle: storeNotification, deadLetter, ...(registry ? { registry } : {}) });
 }

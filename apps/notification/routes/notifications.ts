@@ -10,7 +10,9 @@ export function notificationRoutes(db: Database): AnyRoute[] {
       handle: async ({ headers, query }) => {
         const notifications = await listNotifications(db, requireUserId(headers), query.limit);
         return {
-          body: { notifications: notifications.map((n) => ({ id: n.id, type: n.type, orderId: n.orderId, message: n.message, createdAt: n.createdAt.toISOString() })) },
+          body: {
+            notifications: notifications.map((n) => ({ id: n.id, type: n.type, orderId: n.orderId, message: n.message, createdAt: n.createdAt.toISOString() })),
+          },
         };
       },
     }),

@@ -24,7 +24,9 @@ export interface OrderRepository {
 /** Same items (in any order) and same token: the same order request. */
 export function orderRequestHash(input: PlaceOrder): string {
   const items = [...input.items].map((i) => `${i.productId}:${i.quantity}`).sort();
-  return createHash('sha256').update(JSON.stringify({ items, paymentToken: input.paymentToken })).digest('hex');
+  return createHash('sha256')
+    .update(JSON.stringify({ items, paymentToken: input.paymentToken }))
+    .digest('hex');
 }
 
 export class Orders {
@@ -39,7 +41,11 @@ export class Orders {
    */
   async place(userId: string, input: PlaceOrder, clientKey: string | undefined): Promise<{ order: Order; created: boolean }> {
     const requestHash = orderRequestHash(input);
-    const { order, created, requestHash: stored } = await this.repository.create({ userId, items: input.items, paymentToken: input.paymentToken, clientKey, requestHash });
+    const {
+      order,
+      created,
+      requestHash: stored,
+    } = await this.repository.create({ userId, items: input.items, paymentToken: input.paymentToken, clientKey, requestHash });
     if (!created) {
       if (stored !== requestHash) throw new OrderKeyReusedError();
       return { order, created };

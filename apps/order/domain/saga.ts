@@ -9,7 +9,9 @@ export class StepOutcomeUnknown extends Error {
   }
 }
 
-export type ReserveResult = { ok: true; items: Array<{ productId: string; quantity: number; unitPriceCents: number }>; totalCents: number; currency: string } | { ok: false; reason: string };
+export type ReserveResult =
+  | { ok: true; items: Array<{ productId: string; quantity: number; unitPriceCents: number }>; totalCents: number; currency: string }
+  | { ok: false; reason: string };
 export type ChargeResult = { ok: true; chargeId: string } | { ok: false; reason: string };
 
 /**

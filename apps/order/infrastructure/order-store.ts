@@ -72,7 +72,12 @@ export class OrderStore implements SagaLog {
   async listByUser(userId: string, limit: number): Promise<Order[]> {
     const rows = await this.db.query<OrderRow>('SELECT * FROM orders WHERE user_id = $1 ORDER BY created_at DESC, id LIMIT $2', [userId, limit]);
     const items = await this.db.query<ItemRow>('SELECT * FROM order_items WHERE order_id = ANY($1::uuid[]) ORDER BY product_id', [rows.map((r) => r.id)]);
-    return rows.map((r) => toOrder(r, items.filter((i) => i.order_id === r.id)));
+    return rows.map((r) =>
+      toOrder(
+        r,
+        items.filter((i) => i.order_id === r.id),
+      ),
+    );
   }
 
   /**

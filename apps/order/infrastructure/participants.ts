@@ -61,7 +61,14 @@ export class HttpParticipants implements SagaParticipants {
   }
 
   async refund(orderId: string, chargeId: string): Promise<void> {
-    const res = await this.send(this.payment, 'refund', 'POST', `/charges/${chargeId}/refund`, { reason: `order ${orderId} cancelled` }, stepKey(orderId, 'refund'));
+    const res = await this.send(
+      this.payment,
+      'refund',
+      'POST',
+      `/charges/${chargeId}/refund`,
+      { reason: `order ${orderId} cancelled` },
+      stepKey(orderId, 'refund'),
+    );
     // 409 CHARGE_NOT_REFUNDABLE: the charge was declined, so there is nothing to give back.
     if (res.status === 200 || (res.status === 409 && errorCode(res) === 'CHARGE_NOT_REFUNDABLE')) return;
     unknown('refund', res);
@@ -82,7 +89,14 @@ export class HttpParticipants implements SagaParticipants {
     return unknown('release', res);
   }
 
-  private async send<T = unknown>(client: ServiceClient, step: string, method: string, path: string, body?: unknown, key?: string): Promise<ServiceResponse<T>> {
+  private async send<T = unknown>(
+    client: ServiceClient,
+    step: string,
+    method: string,
+    path: string,
+    body?: unknown,
+    key?: string,
+  ): Promise<ServiceResponse<T>> {
     try {
       return await client.call<T>(method, path, { body, headers: key ? { 'idempotency-key': key } : {} });
     } catch (err) {

@@ -18,8 +18,10 @@ export class IdempotencyKeyReusedError extends ConflictError {
 
 export function requireIdempotencyKey(headers: IncomingHttpHeaders): string {
   const key = headers[IDEMPOTENCY_KEY_HEADER];
-  if (key === undefined || key === '') throw new AppError(400, 'IDEMPOTENCY_KEY_MISSING', `send an ${IDEMPOTENCY_KEY_HEADER} header: this write is only safe to retry with one`);
-  if (typeof key !== 'string' || !/^[\x21-\x7e]{1,255}$/.test(key)) throw new AppError(400, 'IDEMPOTENCY_KEY_INVALID', `${IDEMPOTENCY_KEY_HEADER} must be 1-255 printable ASCII characters`);
+  if (key === undefined || key === '')
+    throw new AppError(400, 'IDEMPOTENCY_KEY_MISSING', `send an ${IDEMPOTENCY_KEY_HEADER} header: this write is only safe to retry with one`);
+  if (typeof key !== 'string' || !/^[\x21-\x7e]{1,255}$/.test(key))
+    throw new AppError(400, 'IDEMPOTENCY_KEY_INVALID', `${IDEMPOTENCY_KEY_HEADER} must be 1-255 printable ASCII characters`);
   return key;
 }
 
@@ -37,7 +39,9 @@ export function canonicalJson(value: unknown): string {
 
 /** Identifies "the same request": operation, target and body. */
 export function fingerprint(operation: string, target: string, body: unknown): string {
-  return createHash('sha256').update(`${operation}\n${target}\n${canonicalJson(body)}`).digest('hex');
+  return createHash('sha256')
+    .update(`${operation}\n${target}\n${canonicalJson(body)}`)
+    .digest('hex');
 }
 
 /** Turns a stored outcome into the reply (errors re-raised so they carry this request's id). */

@@ -64,7 +64,12 @@ export interface PaymentStore {
    * outcome; another fingerprint gets IDEMPOTENCY_KEY_REUSED. When `operation` throws,
    * nothing is kept and the key stays free.
    */
-  idempotent(scope: string, key: string, fingerprint: string, operation: (ledger: PaymentLedger) => Promise<StoredOutcome>): Promise<{ outcome: StoredOutcome; replayed: boolean }>;
+  idempotent(
+    scope: string,
+    key: string,
+    fingerprint: string,
+    operation: (ledger: PaymentLedger) => Promise<StoredOutcome>,
+  ): Promise<{ outcome: StoredOutcome; replayed: boolean }>;
   findCharge(id: string): Promise<Charge | undefined>;
 }
 
@@ -93,7 +98,14 @@ export class Payments {
         declineCode: verdict.approved ? null : verdict.declineCode,
       });
       if (!verdict.approved) {
-        return { status: 402, error: { code: 'PAYMENT_DECLINED', message: `the charge was declined (${verdict.declineCode})`, details: { chargeId: charge.id, declineCode: verdict.declineCode } } };
+        return {
+          status: 402,
+          error: {
+            code: 'PAYMENT_DECLINED',
+            message: `the charge was declined (${verdict.declineCode})`,
+            details: { chargeId: charge.id, declineCode: verdict.declineCode },
+          },
+        };
       }
       await ledger.recordEvent('PaymentCharged', charge);
       return { status: 201, body: chargeView(charge) };

@@ -30,14 +30,10 @@ const toCharge = (r: Row): Charge => ({
 function ledger(tx: Queryable): PaymentLedger {
   return {
     async insertCharge(c) {
-      const [row] = await tx.query<Row>('INSERT INTO payments (id, amount_cents, currency, reference, status, decline_code) VALUES ($1, $2, $3, $4, $5, $6) RETURNING *', [
-        randomUUID(),
-        c.amountCents,
-        c.currency,
-        c.reference,
-        c.status,
-        c.declineCode,
-      ]);
+      const [row] = await tx.query<Row>(
+        'INSERT INTO payments (id, amount_cents, currency, reference, status, decline_code) VALUES ($1, $2, $3, $4, $5, $6) RETURNING *',
+        [randomUUID(), c.amountCents, c.currency, c.reference, c.status, c.declineCode],
+      );
       return toCharge(row!);
     },
     async lockCharge(id) {
@@ -67,13 +63,15 @@ export class PgPaymentStore implements PaymentStore {
     return this.db.transaction(async (tx) => {
       // A concurrent request with the same key blocks on this insert until the first one commits,
       // then finds its outcome below: the operation runs once.
-      const claimed = await tx.query('INSERT INTO idempotency_keys (scope, key, request_hash) VALUES ($1, $2, $3) ON CONFLICT (scope, key) DO NOTHING RETURNING key', [
-        scope,
-        key,
-        fingerprint,
-      ]);
+      const claimed = await tx.query(
+        'INSERT INTO idempotency_keys (scope, key, request_hash) VALUES ($1, $2, $3) ON CONFLICT (scope, key) DO NOTHING RETURNING key',
+        [scope, key, fingerprint],
+      );
       if (claimed.length === 0) {
-        const [stored] = await tx.query<{ request_hash: string; outcome: StoredOutcome }>('SELECT request_hash, outcome FROM idempotency_keys WHERE scope = $1 AND key = $2', [scope, key]);
+        const [stored] = await tx.query<{ request_hash: string; outcome: StoredOutcome }>(
+          'SELECT request_hash, outcome FROM idempotency_keys WHERE scope = $1 AND key = $2',
+          [scope, key],
+        );
         if (!stored || stored.request_hash !== fingerprint) throw new IdempotencyKeyReusedError();
         return { outcome: stored.outcome, replayed: true };
       }

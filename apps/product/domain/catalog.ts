@@ -62,7 +62,9 @@ export class ReservationConflictError extends ConflictError {}
 export function normalizeLines(lines: readonly Line[]): Line[] {
   const merged = new Map<string, number>();
   for (const { productId, quantity } of lines) merged.set(productId, (merged.get(productId) ?? 0) + quantity);
-  return [...merged].map(([productId, quantity]) => ({ productId, quantity })).sort((a, b) => (a.productId < b.productId ? -1 : a.productId > b.productId ? 1 : 0));
+  return [...merged]
+    .map(([productId, quantity]) => ({ productId, quantity }))
+    .sort((a, b) => (a.productId < b.productId ? -1 : a.productId > b.productId ? 1 : 0));
 }
 
 /** Whether a repeated reservation request asks for the same thing as the stored one. */
@@ -81,7 +83,9 @@ export function replayReservation(existing: Reservation, requested: readonly Lin
     throw new ReservationConflictError('RESERVATION_RELEASED', `the reservation of order ${existing.orderId} was released; the order cannot reserve again`);
   }
   if (!sameLines(existing.items, requested)) {
-    throw new ReservationConflictError('RESERVATION_MISMATCH', `order ${existing.orderId} already holds a reservation for other items`, { items: existing.items });
+    throw new ReservationConflictError('RESERVATION_MISMATCH', `order ${existing.orderId} already holds a reservation for other items`, {
+      items: existing.items,
+    });
   }
   return existing;
 }

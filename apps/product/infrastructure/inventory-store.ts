@@ -30,8 +30,21 @@ interface ReservationRow {
   currency: string;
 }
 
-const toProduct = (r: ProductRow): Product => ({ id: r.id, name: r.name, description: r.description, priceCents: r.price_cents, currency: r.currency, available: r.available });
-const toReservation = (r: ReservationRow): Reservation => ({ orderId: r.order_id, status: r.status, items: r.items, totalCents: r.total_cents, currency: r.currency });
+const toProduct = (r: ProductRow): Product => ({
+  id: r.id,
+  name: r.name,
+  description: r.description,
+  priceCents: r.price_cents,
+  currency: r.currency,
+  available: r.available,
+});
+const toReservation = (r: ReservationRow): Reservation => ({
+  orderId: r.order_id,
+  status: r.status,
+  items: r.items,
+  totalCents: r.total_cents,
+  currency: r.currency,
+});
 
 const PRODUCT_COLUMNS = 'p.id, p.name, p.description, p.price_cents, p.currency, i.available';
 
@@ -39,7 +52,10 @@ export class PgInventoryStore implements InventoryStore {
   constructor(private readonly db: Database) {}
 
   async listProducts(limit: number, offset: number): Promise<Product[]> {
-    const rows = await this.db.query<ProductRow>(`SELECT ${PRODUCT_COLUMNS} FROM products p JOIN inventory i ON i.product_id = p.id ORDER BY p.id LIMIT $1 OFFSET $2`, [limit, offset]);
+    const rows = await this.db.query<ProductRow>(
+      `SELECT ${PRODUCT_COLUMNS} FROM products p JOIN inventory i ON i.product_id = p.id ORDER BY p.id LIMIT $1 OFFSET $2`,
+      [limit, offset],
+    );
     return rows.map(toProduct);
   }
 
@@ -110,7 +126,10 @@ export class PgInventoryStore implements InventoryStore {
           await tx.query('UPDATE inventory SET available = available + $2 WHERE product_id = $1', [line.productId, line.quantity]);
         }
       }
-      const [row] = await tx.query<ReservationRow>('UPDATE reservations SET status = $2, updated_at = now() WHERE order_id = $1 RETURNING *', [orderId, step.to]);
+      const [row] = await tx.query<ReservationRow>('UPDATE reservations SET status = $2, updated_at = now() WHERE order_id = $1 RETURNING *', [
+        orderId,
+        step.to,
+      ]);
       return toReservation(row!);
     });
   }

@@ -32,7 +32,9 @@ export function generateSigningKey(): SigningKey {
 
 /** RFC 7638 JWK thumbprint: SHA-256 over the required members in lexicographic order. */
 export function thumbprint(jwk: PublicJwk): string {
-  return createHash('sha256').update(JSON.stringify({ crv: jwk.crv, kty: jwk.kty, x: jwk.x })).digest('base64url');
+  return createHash('sha256')
+    .update(JSON.stringify({ crv: jwk.crv, kty: jwk.kty, x: jwk.x }))
+    .digest('base64url');
 }
 
 const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
