@@ -107,6 +107,20 @@ export function resolveGraph(model: MeshModel, graph: CallGraph): ResolvedGraph 
   };
 }
 
+/**
+ * Whether two route descriptions name the same operation: same path template,
+ * overlapping methods ("GET /page" and "GET|HEAD /page" do).
+ */
+export function sameRoute(a: string | undefined, b: string | undefined): boolean {
+  if (a === undefined || b === undefined) return false;
+  const parse = (d: string) => {
+    const [methods = '', path = ''] = d.trim().split(/\s+/, 2);
+    return { methods: methods.toUpperCase().split('|'), path };
+  };
+  const [x, y] = [parse(a), parse(b)];
+  return x.path === y.path && x.methods.some((m) => y.methods.includes(m));
+}
+
 /** A request as the analysis imagines it from a route description: first method, `{param}` as "1". */
 export function sampleRequest(description: string): { method: string; path: string } {
   const [methods = '', path = '/'] = description.trim().split(/\s+/, 2);
@@ -233,7 +247,7 @@ export function traverse(model: MeshModel, callGraph: CallGraph, options: PathOp
   const hasHandlers = (service: string) => graph.handlers.some((h) => h.service === service);
   const callsOf = (service: string, route: string | undefined): { service: string; route?: string }[] => {
     if (hasHandlers(service)) {
-      const handlers = graph.handlers.filter((h) => h.service === service && (route === undefined || h.route === route));
+      const handlers = graph.handlers.filter((h) => h.service === service && (route === undefined || sameRoute(h.route, route)));
       return dedupe(handlers.flatMap((h) => h.sequences.flatMap((s) => s.calls)));
     }
     return dedupe(graph.edges.filter((e) => e.from === service).flatMap((e) => (e.routes ?? [undefined]).map((r) => ({ service: e.to, route: r }))));
@@ -282,7 +296,7 @@ export function traverse(model: MeshModel, callGraph: CallGraph, options: PathOp
 
   // Handlers no public route reaches are still called inside the mesh: check them at their own VirtualService.
   for (const h of graph.handlers) {
-    if ([...visits.values()].some((v) => v.service === h.service && v.route === h.route)) continue;
+    if ([...visits.values()].some((v) => v.service === h.service && sameRoute(v.route, h.route))) continue;
     const delivered = hopFor(h);
     if ('reason' in delivered) noteUnresolved(delivered, '');
     else visit(delivered, '');

@@ -17,7 +17,7 @@ import {
   meshVirtualServicesOf,
   selectedWorkloads,
 } from './resilience-model.js';
-import { DEFAULT_IDEMPOTENCY_HEADERS, type HandlerVisit, type Hop, type Traversal, label, stringMatches, traverse } from './resilience-paths.js';
+import { DEFAULT_IDEMPOTENCY_HEADERS, type HandlerVisit, type Hop, type Traversal, label, sameRoute, stringMatches, traverse } from './resilience-paths.js';
 import { conditionsAfterReachingApp, formatMs, tryBudgetMs } from './resilience-timing.js';
 
 export type Severity = 'error' | 'warning' | 'info';
@@ -160,7 +160,7 @@ export function handlerBudgets(model: MeshModel, traversal: Traversal): HandlerB
   const { graph } = traversal;
   const result: HandlerBudget[] = [];
   for (const visit of traversal.visits) {
-    const handlers = graph.handlers.filter((h) => h.service === visit.service && h.route === visit.route);
+    const handlers = graph.handlers.filter((h) => h.service === visit.service && sameRoute(h.route, visit.route));
     if (handlers.length === 0 || !Number.isFinite(visit.deliveredBy.budgetMs)) continue;
     const client = graph.clientTimeoutsMs.get(visit.service);
     const sequences = handlers
@@ -267,7 +267,7 @@ export function timeoutBudgets(model: MeshModel, traversal: Traversal): Finding[
     const client = graph.clientTimeoutsMs.get(c.from);
     const h = client === undefined ? undefined : hopOrUndefined({ service: c.to, route: c.route });
     if (client === undefined || !h || h.worst.ms <= client) continue;
-    const publicRoutes = traversal.visits.filter((v) => v.service === c.to && v.route === c.route).flatMap((v) => v.publicRoutes);
+    const publicRoutes = traversal.visits.filter((v) => v.service === c.to && sameRoute(v.route, c.route)).flatMap((v) => v.publicRoutes);
     push(
       finding(
         'timeout-budget',
