@@ -1,40 +1,28 @@
-import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { versions } from '../../constructs/versions.js';
 import { cachePath } from '../../test/harness/cache.js';
 import { ComponentError } from '../../test/harness/component-error.js';
-import { readStamp, requireTool, run, which } from '../../test/harness/tools.js';
+import { findJava, readStamp, requireTool, run } from '../../test/harness/tools.js';
 
 const component = 'strimzi-crds';
 const fix = 'install Maven (Debian: apt-get install maven) with access to Maven Central, then re-run';
 /** io.strimzi:crd-generator 1.2.0 is compiled for Java 21 (class file version 65). */
 const generatorJavaMajor = 21;
 const javaFix =
-  `install a Java ${generatorJavaMajor}+ runtime (Debian bookworm has only 17; a Temurin JDK under /usr/lib/jvm is found) ` +
-  'or point JAVA_HOME at one, then re-run';
+  `install a Java ${generatorJavaMajor}+ runtime (Debian bookworm packages only 17): put it on PATH, point JAVA_HOME at it ` +
+  'or unpack a JDK such as Eclipse Temurin under /usr/lib/jvm, then re-run';
 
-function javaMajor(java: string): number {
-  const out = spawnSync(java, ['-version'], { encoding: 'utf8' });
-  const match = /version "(\d+)(?:\.(\d+))?/.exec(`${out.stderr ?? ''}${out.stdout ?? ''}`);
-  if (!match) return 0;
-  return match[1] === '1' ? Number(match[2]) : Number(match[1]);
-}
-
-/** A `java` of at least `minMajor`: PATH first, then JAVA_HOME, then the newest under /usr/lib/jvm. */
-function findJava(minMajor: number): string {
-  const jvmRoot = '/usr/lib/jvm';
-  const installed = existsSync(jvmRoot) ? readdirSync(jvmRoot).map((name) => join(jvmRoot, name, 'bin', 'java')) : [];
-  const candidates = [which('java'), process.env.JAVA_HOME && join(process.env.JAVA_HOME, 'bin', 'java'), ...installed]
-    .filter((java): java is string => Boolean(java) && existsSync(java as string))
-    .map((java) => ({ java, major: javaMajor(java) }));
-  const found = candidates.find((c) => c.major >= minMajor);
-  if (found) return found.java;
-  const seen = candidates.map((c) => `${c.java} (${c.major || '?'})`).join(', ') || 'none';
-  throw new ComponentError(component, `no Java ${minMajor}+ found (seen: ${seen})`, javaFix);
+/**
+ * The `java` that runs Strimzi's CRD generator: the first of PATH, JAVA_HOME and
+ * /usr/lib/jvm/* that is at least Java `minMajor`; a ComponentError naming this
+ * component, every Java seen and the fix otherwise.
+ */
+export function generatorJava(minMajor = generatorJavaMajor): string {
+  return findJava({ component, minMajor, purpose: `to run Strimzi's CRD generator (io.strimzi:crd-generator ${versions.strimzi})`, fix: javaFix });
 }
 
 /**
@@ -160,7 +148,7 @@ export function ensureStrimziCrds(): string[] {
     .digest('hex')}`;
   if (readStamp(stampFile) === stamp && paths.every((path) => existsSync(path))) return paths;
 
-  const java = findJava(generatorJavaMajor);
+  const java = generatorJava();
   const mvn = requireTool({ component, command: 'mvn', aptPackages: ['maven'], fix });
   writeFileSync(join(dir, 'pom.xml'), pom(versions.strimzi));
   const classpathFile = join(dir, 'classpath.txt');
@@ -170,14 +158,22 @@ export function ensureStrimziCrds(): string[] {
     cwd: dir,
     timeout: 15 * 60_000,
   });
-  const classpath = readFileSync(classpathFile, 'utf8').trim();
+  const classpath = readStamp(classpathFile);
+  if (!classpath?.includes(`api-${versions.strimzi}.jar`)) {
+    throw new ComponentError(component, `Maven wrote no classpath with io.strimzi:api ${versions.strimzi} to ${classpathFile}`, fix);
+  }
   run(java, ['-cp', classpath, 'io.strimzi.crdgenerator.CrdGenerator', ...generatorOptions, ...targets.map(([className, path]) => `${className}=${path}`)], {
     component,
     fix: `the generator rejected its options; compare them with api/pom.xml of Strimzi ${versions.strimzi}`,
     cwd: dir,
     timeout: 5 * 60_000,
   });
-  for (const path of paths) summarizeCrd(path);
+  try {
+    for (const path of paths) summarizeCrd(path);
+  } catch (error) {
+    const problem = error instanceof Error ? error.message : String(error);
+    throw new ComponentError(component, problem, `the generator's output changed; compare the options above with api/pom.xml of Strimzi ${versions.strimzi}`);
+  }
   writeFileSync(stampFile, `${stamp}\n`);
   return paths;
 }

@@ -1,14 +1,11 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { chownSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, realpathSync, rmSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
+import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { promisify } from 'node:util';
 import pg from 'pg';
 import { cachePath } from './cache.js';
 import { ComponentError } from './component-error.js';
-import { aptInstall, run, which } from './tools.js';
+import { createRunDir, freePort, removeRunDir, spawnManaged } from './processes.js';
+import { aptInstall, run, runAsync, which } from './tools.js';
 
 const component = 'postgres';
 const fix = 'install PostgreSQL server binaries (Debian: apt-get install postgresql) and re-run';
@@ -91,62 +88,6 @@ function serverUser(): OsUser | undefined {
   return created;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-function lastLines(file: string, count = 30): string {
-  if (!existsSync(file)) return '(no log written)';
-  return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-count).join('\n');
-}
-
-// Everything this process started, killed synchronously on exit so no server outlives the test run.
-const live = new Set<ChildProcess>();
-const scratchDirs = new Set<string>();
-process.once('exit', () => {
-  for (const child of live) child.kill('SIGKILL');
-  for (const dir of scratchDirs) rmSync(dir, { recursive: true, force: true });
-});
-
-/** Kills the postmaster (fast shutdown, then SIGKILL) once we are gone; see kafka-broker.ts for the why. */
-function killGroup(pgid: number): void {
-  try {
-    process.kill(-pgid, 'SIGKILL');
-  } catch {
-    // already gone: it noticed its process end first
-  }
-}
-
-function watchdog(pid: number): ChildProcess {
-  const script =
-    `trap '' INT TERM HUP; while kill -0 ${process.pid} 2>/dev/null && kill -0 ${pid} 2>/dev/null; do sleep 1; done; ` +
-    `if kill -0 ${pid} 2>/dev/null; then kill -INT ${pid}; i=0; ` +
-    `while kill -0 ${pid} 2>/dev/null && [ $i -lt 10 ]; do sleep 1; i=$((i+1)); done; kill -KILL ${pid} 2>/dev/null; fi`;
-  const child = spawn('sh', ['-c', script], { detached: true, stdio: 'ignore' });
-  child.unref();
-  return child;
-}
-
-/** Removes directories named `<prefix><pid>-…` whose creating process is gone (a run that was killed). */
-function sweepStale(root: string, prefix: string): void {
-  for (const name of readdirSync(root)) {
-    const pid = name.startsWith(prefix) ? Number(/^(\d+)-/.exec(name.slice(prefix.length))?.[1]) : 0;
-    if (!pid) continue;
-    try {
-      process.kill(pid, 0);
-    } catch {
-      rmSync(join(root, name), { recursive: true, force: true });
-    }
-  }
-}
-
 /**
  * Creates database `name` on the server behind `adminUrl` and returns the URL of
  * the new database. Standalone so that test workers, which only receive the URL
@@ -191,18 +132,12 @@ export async function startPostgres(): Promise<RunningPostgres> {
   const installation = provisionPostgres();
   const user = serverUser();
   const port = await freePort();
-  const runRoot = cachePath('postgres', 'run');
-  sweepStale(runRoot, 'pg-');
-  sweepStale(tmpdir(), 'meshkit-pg-');
-  const runDir = join(runRoot, `pg-${process.pid}-${randomBytes(4).toString('hex')}`);
+  // Only the data directory is private: the server user must be able to reach it through runDir.
+  const runDir = createRunDir(cachePath('postgres', 'run'), 'pg-', { mode: 0o755 });
   const dataDir = join(runDir, 'data');
   const logFile = join(runDir, 'postgres.log');
   // Unix socket paths are limited to ~107 bytes, so the socket lives in a short temp path, not the cache.
-  const socketDir = mkdtempSync(join(tmpdir(), `meshkit-pg-${process.pid}-`));
-  scratchDirs.add(runDir);
-  scratchDirs.add(socketDir);
-  // Only the data directory is private: the server user must be able to reach it through runDir.
-  mkdirSync(runDir, { recursive: true, mode: 0o755 });
+  const socketDir = createRunDir(tmpdir(), 'meshkit-pg-');
   mkdirSync(dataDir, { mode: 0o700 });
   if (user) {
     chownSync(dataDir, user.uid, user.gid);
@@ -210,27 +145,26 @@ export async function startPostgres(): Promise<RunningPostgres> {
   }
   const asUser = user ? { uid: user.uid, gid: user.gid } : {};
   const cleanup = () => {
-    rmSync(runDir, { recursive: true, force: true });
-    rmSync(socketDir, { recursive: true, force: true });
-    scratchDirs.delete(runDir);
-    scratchDirs.delete(socketDir);
+    removeRunDir(runDir);
+    removeRunDir(socketDir);
   };
 
-  // Async, unlike tools.run: the global setup starts kube-apiserver and Kafka meanwhile.
-  const initdbArgs = ['-D', dataDir, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C', '--no-sync'];
-  await promisify(execFile)(installation.initdb, initdbArgs, { ...asUser, cwd: dataDir, timeout: 120_000 }).catch((error: unknown) => {
-    cleanup();
-    const { stdout = '', stderr = '', code, signal } = error as { stdout?: string; stderr?: string; code?: number | string; signal?: string };
-    const output = `${stdout}\n${stderr}`.trim().split('\n').slice(-20).join('\n');
-    throw new ComponentError(
+  try {
+    // Async: the global setup starts kube-apiserver and Kafka meanwhile.
+    await runAsync(installation.initdb, ['-D', dataDir, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C', '--no-sync'], {
+      ...asUser,
       component,
-      `initdb failed (${signal ?? `exit code ${code}`}):\n${output}`,
-      user ? `every directory above ${dataDir} must be searchable by user ${user.name} (or set MESHKIT_CACHE to such a place)` : fix,
-    );
-  });
+      label: 'initdb',
+      cwd: dataDir,
+      timeout: 120_000,
+      fix: user ? `every directory above ${dataDir} must be searchable by user ${user.name} (or set MESHKIT_CACHE to such a place)` : fix,
+    });
+  } catch (error) {
+    cleanup();
+    throw error;
+  }
 
   const began = performance.now();
-  const log = openSync(logFile, 'a');
   const settings: Record<string, string> = {
     listen_addresses: '127.0.0.1',
     port: String(port),
@@ -243,53 +177,43 @@ export async function startPostgres(): Promise<RunningPostgres> {
     max_connections: '200',
   };
   const args = ['-D', dataDir, ...Object.entries(settings).flatMap(([name, value]) => ['-c', `${name}=${value}`])];
-  const child = spawn(installation.postgres, args, { ...asUser, cwd: dataDir, stdio: ['ignore', log, log] });
-  closeSync(log);
-  // Unref'd: a run that forgets stop() still exits, and the exit hook kills the server.
-  child.unref();
-  live.add(child);
-  let exited: string | undefined;
-  child.once('exit', (code, signal) => {
-    exited = `exited with ${signal ?? `code ${code}`}`;
-    live.delete(child);
+  // SIGINT is PostgreSQL's fast shutdown: it ends sessions instead of waiting for them.
+  const server = await spawnManaged(installation.postgres, args, {
+    ...asUser,
+    name: component,
+    logFile,
+    fix,
+    cwd: dataDir,
+    stopSignal: 'SIGINT',
+    graceMs: 30_000,
+  }).catch((error: unknown) => {
+    cleanup();
+    throw error;
   });
-  const guard = child.pid === undefined ? undefined : watchdog(child.pid);
-
   const stop = async (): Promise<void> => {
-    if (child.exitCode === null && child.signalCode === null) {
-      const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-      child.kill('SIGINT');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-      await gone;
-      clearTimeout(timer);
-    }
-    if (guard?.pid) killGroup(guard.pid);
+    await server.stop();
     cleanup();
   };
 
   const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (exited) {
-      const error = new ComponentError(component, `server ${exited} before it accepted connections:\n${lastLines(logFile)}`, fix);
-      await stop();
-      throw error;
-    }
-    const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 1_000 });
-    try {
-      await client.connect();
-      await client.query('select 1');
-      break;
-    } catch {
-      if (Date.now() > deadline) {
-        const error = new ComponentError(component, `server on port ${port} not ready after 60 s:\n${lastLines(logFile)}`, fix);
-        await stop();
-        throw error;
-      }
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    } finally {
-      await client.end().catch(() => undefined);
-    }
+  try {
+    await server.waitUntil(
+      `accepting connections on port ${port}`,
+      async () => {
+        const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 1_000 });
+        try {
+          await client.connect();
+          await client.query('select 1');
+          return true;
+        } finally {
+          await client.end().catch(() => undefined);
+        }
+      },
+      { timeoutMs: 60_000, intervalMs: 100 },
+    );
+  } catch (error) {
+    await stop();
+    throw error;
   }
   const startupMs = Math.round(performance.now() - began);
 
