@@ -1,18 +1,12 @@
-import { readFileSync } from 'node:fs';
-import { beforeAll, afterAll, describe, expect, inject, it } from 'vitest';
-import { parseAllDocuments } from 'yaml';
-import { ensureStrimziCrds } from '../../scripts/upstream/strimzi-crds.js';
+import { afterAll, describe, expect, inject, it } from 'vitest';
 import { KubeClient, type KubeObject } from '../harness/kube-client.js';
 import { synthPlatform } from '../support/platform.js';
 
 const client = new KubeClient(inject('kube'));
 const { objects } = synthPlatform();
 
-beforeAll(async () => {
-  // Strimzi's own CRDs (from its CRD generator on Maven Central) make the API server validate the Kafka objects too.
-  const crds = ensureStrimziCrds().flatMap((file) => parseAllDocuments(readFileSync(file, 'utf8')).map((d) => d.toJS() as KubeObject));
-  await client.installCrds(crds.filter((c) => c?.kind === 'CustomResourceDefinition'));
-});
+// The harness installs Strimzi's own CRDs (from its CRD generator on Maven Central) next to Istio's,
+// so the API server validates the Kafka objects too.
 afterAll(() => client.close());
 
 describe('the synthesized platform on a real kube-apiserver', () => {

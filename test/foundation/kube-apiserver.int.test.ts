@@ -47,23 +47,46 @@ function virtualService(namespace: string, retries: Record<string, unknown>): Ku
   };
 }
 
+/** Every kind is in discovery and the named CRD is Established. */
+async function expectServedAndEstablished(crdName: string, kinds: readonly (readonly [apiVersion: string, kind: string])[]): Promise<void> {
+  for (const [apiVersion, kind] of kinds) {
+    expect(await client.serves(apiVersion, kind), `${apiVersion} ${kind}`).toBe(true);
+  }
+  const crd = await client.get('apiextensions.k8s.io/v1', 'CustomResourceDefinition', crdName);
+  expect((crd?.status as { conditions: { type: string; status: string }[] }).conditions).toContainEqual(
+    expect.objectContaining({ type: 'Established', status: 'True' }),
+  );
+}
+
 describe('kube-apiserver test harness', () => {
   it('serves the Istio kinds the charts emit once the CRDs are installed', async () => {
-    const kinds = [
+    await expectServedAndEstablished('virtualservices.networking.istio.io', [
       ['networking.istio.io/v1', 'VirtualService'],
       ['networking.istio.io/v1', 'DestinationRule'],
       ['networking.istio.io/v1', 'Gateway'],
       ['security.istio.io/v1', 'AuthorizationPolicy'],
       ['security.istio.io/v1', 'PeerAuthentication'],
       ['security.istio.io/v1', 'RequestAuthentication'],
-    ] as const;
-    for (const [apiVersion, kind] of kinds) {
-      expect(await client.serves(apiVersion, kind), `${apiVersion} ${kind}`).toBe(true);
-    }
-    const crd = await client.get('apiextensions.k8s.io/v1', 'CustomResourceDefinition', 'virtualservices.networking.istio.io');
-    expect((crd?.status as { conditions: { type: string; status: string }[] }).conditions).toContainEqual(
-      expect.objectContaining({ type: 'Established', status: 'True' }),
-    );
+    ]);
+  });
+
+  it('serves the Strimzi kinds the charts emit, installed by the harness for every test file', async () => {
+    await expectServedAndEstablished('kafkas.kafka.strimzi.io', [
+      ['kafka.strimzi.io/v1', 'Kafka'],
+      ['kafka.strimzi.io/v1', 'KafkaNodePool'],
+      ['kafka.strimzi.io/v1', 'KafkaTopic'],
+      ['kafka.strimzi.io/v1', 'KafkaUser'],
+      ['core.strimzi.io/v1', 'StrimziPodSet'],
+    ]);
+  });
+
+  it('validates a Strimzi Kafka against its CRD schema', async () => {
+    const kafka: KubeObject = { apiVersion: 'kafka.strimzi.io/v1', kind: 'Kafka', metadata: { name: 'events', namespace: 'strimzi-schema' }, spec: {} };
+
+    const result = await client.dryRunApply([kafka]);
+
+    expect(result.accepted).toEqual([]);
+    expect(result.rejections).toEqual([{ object: 'Kafka strimzi-schema/events', reason: expect.stringContaining('spec.kafka: Required value') }]);
   });
 
   it('accepts a Deployment, its Service and a VirtualService on server-side dry run without persisting them', async () => {
@@ -133,13 +156,15 @@ describe('kube-apiserver test harness', () => {
   });
 
   it('reports a kind the server does not serve as a rejection', async () => {
-    const kafka: KubeObject = { apiVersion: 'kafka.strimzi.io/v1', kind: 'Kafka', metadata: { name: 'events', namespace: 'kafka' }, spec: {} };
+    // No CRD anywhere defines example.com, whichever CRDs the harness installs.
+    const widget: KubeObject = { apiVersion: 'widgets.example.com/v1', kind: 'Widget', metadata: { name: 'gadget', namespace: 'unserved' }, spec: {} };
 
-    const result = await client.dryRunApply([kafka]);
+    const result = await client.dryRunApply([widget]);
 
-    expect(result.rejections).toEqual([
-      { object: 'Kafka kafka/events', reason: 'the server does not serve kind Kafka in kafka.strimzi.io/v1 (is its CRD installed?)' },
-    ]);
+    expect(result).toEqual({
+      accepted: [],
+      rejections: [{ object: 'Widget unserved/gadget', reason: 'the server does not serve kind Widget in widgets.example.com/v1 (is its CRD installed?)' }],
+    });
   });
 
   it('creates for real the namespaces the objects declare or only use', async () => {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { versions } from '../../constructs/versions.js';
 import { ensureIstioCrds } from '../../scripts/upstream/istio-crds.js';
+import { ensureStrimziCrds } from '../../scripts/upstream/strimzi-crds.js';
 import { cachePath, repoRoot } from './cache.js';
 import { ComponentError } from './component-error.js';
 import { KubeClient, type KubeConnection, type KubeObject } from './kube-client.js';
@@ -115,13 +116,16 @@ async function launch(name: string, command: string, args: readonly string[]): P
 }
 
 /**
- * Starts etcd and a real kube-apiserver on free loopback ports, with the Istio CRDs
- * installed and Established. Authentication is a static bearer token, authorization
+ * Starts etcd and a real kube-apiserver on free loopback ports, with the Istio and
+ * Strimzi CRDs installed, Established and in discovery, so every integration test can
+ * apply Istio and Strimzi kinds. Authentication is a static bearer token, authorization
  * AlwaysAllow: this server exists to validate and admit manifests, not to test RBAC.
  */
 export async function startKubeApiserver(): Promise<RunningKubeApiserver> {
   const binaries = await provisionKubeApiserver();
-  const crds = readCrds(ensureIstioCrds());
+  const istioCrds = readCrds(ensureIstioCrds());
+  // Strimzi's own CRD generator needs Java 21+ and Maven: a ComponentError names both and the fix.
+  const strimziCrds = ensureStrimziCrds().flatMap(readCrds);
   const runDir = createRunDir(cachePath('kube', 'run'), 'run-');
   const started = Date.now();
   let etcd: ManagedProcess | undefined;
@@ -208,13 +212,14 @@ export async function startKubeApiserver(): Promise<RunningKubeApiserver> {
     );
     const connection = client!.connection;
     try {
-      await client!.installCrds(crds, { timeoutMs: 60_000 });
+      await client!.installCrds([...istioCrds, ...strimziCrds], { timeoutMs: 60_000 });
     } catch (error) {
-      throw apiserver.failure(`the Istio CRDs could not be installed: ${error instanceof Error ? error.message : String(error)}`);
+      throw apiserver.failure(`the Istio and Strimzi CRDs could not be installed: ${error instanceof Error ? error.message : String(error)}`);
     } finally {
       client!.close();
     }
-    console.error(`[${component}] ${url} ready with ${crds.length} Istio CRDs in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    const seconds = ((Date.now() - started) / 1000).toFixed(1);
+    console.error(`[${component}] ${url} ready with ${istioCrds.length} Istio and ${strimziCrds.length} Strimzi CRDs in ${seconds} s`);
     return { connection, stop };
   } catch (error) {
     await stop();
