@@ -181,7 +181,7 @@ describe('admin port', () => {
   });
 
   it('fails readiness as soon as a stop begins, then drains in-flight requests and closes', async () => {
-    const other = await startService(probe, testEnv({ SHUTDOWN_DELAY_MS: '300' }));
+    const other = await startService(probe, testEnv({ SHUTDOWN_DELAY_MS: '1000' }));
     other.chaos.set({ failRate: 0, latencyMs: 400 });
     const inFlight = request(other.url, 'GET', '/things/slow');
     await new Promise((r) => setTimeout(r, 50));
