@@ -37,7 +37,12 @@ export const platformHandlers: readonly Handler[] = [
     sequences: [
       {
         name: 'confirm',
-        calls: [call('user', 'GET|HEAD /users/{id}'), call('product', 'POST /reservations'), call('payment', 'POST /charges'), call('product', 'POST /reservations/{orderId}/commit')],
+        calls: [
+          call('user', 'GET|HEAD /users/{id}'),
+          call('product', 'POST /reservations'),
+          call('payment', 'POST /charges'),
+          call('product', 'POST /reservations/{orderId}/commit'),
+        ],
       },
       {
         // The longest path: every step ran, the commit failed, both compensations follow.
@@ -65,7 +70,8 @@ export function platformCallGraph(model: MeshModel): CallGraph {
   for (const h of platformHandlers) {
     for (const c of h.sequences.flatMap((s) => s.calls)) {
       // A renamed route or a call outside the call graph must fail here, not silently drop out of the analysis.
-      if (!declared.has(`${h.service}|${c.service}|${c.route}`)) throw new Error(`platform handler ${h.service} ${h.route} calls ${c.service} ${c.route}, which charts/platform.ts callGraph does not declare`);
+      if (!declared.has(`${h.service}|${c.service}|${c.route}`))
+        throw new Error(`platform handler ${h.service} ${h.route} calls ${c.service} ${c.route}, which charts/platform.ts callGraph does not declare`);
     }
   }
   const clientTimeoutsMs: Record<string, number> = {};
@@ -117,7 +123,8 @@ export interface CliResult {
   readonly stderr: string;
 }
 
-const USAGE = 'usage: analyze [<dir|file.yaml>...] [--graph platform|env|<file.json>] [--json] [--json-out <file>] [--amplification-warning <n>] [--amplification-error <n>]';
+const USAGE =
+  'usage: analyze [<dir|file.yaml>...] [--graph platform|env|<file.json>] [--json] [--json-out <file>] [--amplification-warning <n>] [--amplification-error <n>]';
 
 /** The whole CLI without process globals, so tests can run it in-process too. */
 export function runAnalyze(argv: readonly string[]): CliResult {

@@ -74,12 +74,48 @@ export function callGraphFromEnv(model: MeshModel): CallGraph {
         continue;
       }
       const to = resolveHost(model.services, host, workload.ref.namespace);
-      if (to && to.key !== from.key) edges.push({ from: from.name, to: to.name, source: `env ${name} of ${workload.ref.kind} ${workload.ref.namespace}/${workload.ref.name}` });
+      if (to && to.key !== from.key)
+        edges.push({ from: from.name, to: to.name, source: `env ${name} of ${workload.ref.kind} ${workload.ref.namespace}/${workload.ref.name}` });
     }
     const timeout = Number(workload.env[CLIENT_TIMEOUT_ENV]);
     if (workload.env[CLIENT_TIMEOUT_ENV] !== undefined && Number.isFinite(timeout)) clientTimeoutsMs[from.name] = timeout;
   }
-  return { source: 'env of the manifests', publicRoutes: [], edges, handlers: [], clientTimeoutsMs };
+  return { source: 'env of the manifests', publicRoutes: publicRoutesFromGateways(model), edges, handlers: [], clientTimeoutsMs };
+}
+
+/**
+ * Public routes read off gateway-bound VirtualServices: one per match whose
+ * method is exact and whose path is exact, a prefix, or a regex of plain
+ * segments and `[^/]+` (read back as `{param}`). Other matches are skipped.
+ */
+export function publicRoutesFromGateways(model: MeshModel): RouteRef[] {
+  // route + service + path -> methods, so GET and HEAD of one route read back as "GET|HEAD /path".
+  const found = new Map<string, { service: string; path: string; methods: string[] }>();
+  for (const vs of model.virtualServices.filter((v) => v.boundToGateway)) {
+    for (const route of vs.http) {
+      const service = route.destinations.map((d) => (d.service ? model.services.get(d.service) : undefined)).find((s) => s !== undefined);
+      if (!service) continue;
+      for (const m of route.matches ?? []) {
+        const method = m.method?.exact;
+        const path = m.uri?.exact ?? m.uri?.prefix ?? templateOfRegex(m.uri?.regex);
+        if (!method || !path) continue;
+        const key = `${route.name} ${service.name}.${service.namespace} ${path}`;
+        const entry = found.get(key) ?? { service: `${service.name}.${service.namespace}`, path, methods: [] };
+        if (!entry.methods.includes(method)) entry.methods.push(method);
+        found.set(key, entry);
+      }
+    }
+  }
+  return [...found.values()].map((e) => ({ service: e.service, route: `${e.methods.join('|')} ${e.path}` }));
+}
+
+function templateOfRegex(regex: string | undefined): string | undefined {
+  if (!regex) return undefined;
+  const body = regex.replace(/^\^/, '').replace(/\$$/, '');
+  // Anything beyond literal (or escaped) characters and one-segment wildcards is not a path template.
+  const rest = body.replace(/\[\^\/\]\+/g, '').replace(/\\[.\-/]/g, '');
+  if (/[\\^$.*+?()[\]{}|]/.test(rest)) return undefined;
+  return body.replace(/\[\^\/\]\+/g, '{param}').replace(/\\([.\-/])/g, '$1');
 }
 
 function owningService(model: MeshModel, namespace: string, labels: Readonly<Record<string, string>>): ServiceHost | undefined {

@@ -313,7 +313,10 @@ export function buildMeshModel(objects: readonly ManifestObject[], defaultNamesp
 /** Resolves "order", "order.shop", "order.shop.svc" or "order.shop.svc.cluster.local" seen from `fromNs`. */
 export function resolveHost(services: ReadonlyMap<string, ServiceHost>, host: string | undefined, fromNs: string): ServiceHost | undefined {
   if (!host || host.includes('*')) return undefined;
-  const parts = host.replace(/\.svc\.cluster\.local$/, '').replace(/\.svc$/, '').split('.');
+  const parts = host
+    .replace(/\.svc\.cluster\.local$/, '')
+    .replace(/\.svc$/, '')
+    .split('.');
   if (parts.length > 2) return undefined;
   return services.get(parts.length === 1 ? `${fromNs}/${parts[0]}` : `${parts[1]}/${parts[0]}`);
 }
@@ -391,7 +394,10 @@ export function selectedWorkloads(model: MeshModel, namespace: string, selector:
 
 /** The DestinationRule that governs a Service: one whose host resolves to it (the first, when several do). */
 export function destinationRuleOf(model: MeshModel, serviceKey: string): DestinationRuleModel | undefined {
-  return model.destinationRules.find((dr) => dr.service === serviceKey) ?? model.destinationRules.find((dr) => wildcardCovers(dr.host, model.services.get(serviceKey)));
+  return (
+    model.destinationRules.find((dr) => dr.service === serviceKey) ??
+    model.destinationRules.find((dr) => wildcardCovers(dr.host, model.services.get(serviceKey)))
+  );
 }
 
 /** VirtualServices sidecars apply to traffic for the Service. */

@@ -240,7 +240,12 @@ export function traverse(model: MeshModel, callGraph: CallGraph, options: PathOp
     if (entry === 'service') return hopFor(pr);
     const toService = gatewayRoutes.filter((r) => r.destinations.some((d) => d.service === pr.service));
     const r = routeFor(toService, pr.route, idempotencyHeaders, true);
-    if (!r) return { what, reason: `no gateway-bound VirtualService route sends it to ${label(model, pr.service)}, so it is not reachable from outside`, publicRoutes: [] };
+    if (!r)
+      return {
+        what,
+        reason: `no gateway-bound VirtualService route sends it to ${label(model, pr.service)}, so it is not reachable from outside`,
+        publicRoutes: [],
+      };
     return hop(pr.service, pr.route, r, routeLabel(r));
   };
 

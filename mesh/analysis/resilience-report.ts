@@ -33,7 +33,11 @@ interface BudgetJson {
   readonly handler: string;
   readonly deliveredBy: string;
   readonly budgetPerTryMs: number;
-  readonly sequences: readonly { readonly name: string; readonly totalMs: number; readonly calls: readonly { readonly call: string; readonly costMs: number | null; readonly cappedByClientTimeout: boolean }[] }[];
+  readonly sequences: readonly {
+    readonly name: string;
+    readonly totalMs: number;
+    readonly calls: readonly { readonly call: string; readonly costMs: number | null; readonly cappedByClientTimeout: boolean }[];
+  }[];
 }
 
 export interface PublicRouteJson {
@@ -77,7 +81,11 @@ function budgetJson(result: AnalysisResult, b: HandlerBudget): BudgetJson {
     sequences: b.sequences.map((s) => ({
       name: s.name,
       totalMs: s.totalMs,
-      calls: s.steps.map((st) => ({ call: `${label(result.model, st.hop.service)} ${st.hop.route ?? '(any route)'}`, costMs: finite(st.costMs), cappedByClientTimeout: st.cappedByClientTimeout })),
+      calls: s.steps.map((st) => ({
+        call: `${label(result.model, st.hop.service)} ${st.hop.route ?? '(any route)'}`,
+        costMs: finite(st.costMs),
+        cappedByClientTimeout: st.cappedByClientTimeout,
+      })),
     })),
   };
 }
@@ -126,8 +134,12 @@ export function reportText(result: AnalysisResult, callGraphSource: string): str
   const lines: string[] = [];
   const { errors, warnings, infos } = json.summary;
   lines.push(`Resilience analysis — ${errors} error(s), ${warnings} warning(s), ${infos} note(s)`);
-  lines.push(`call graph: ${callGraphSource}; first hop: ${json.firstHop === 'gateway' ? 'the gateway-bound VirtualService' : 'the service VirtualService (no gateway VirtualService found)'}`);
-  lines.push(`amplification thresholds: warning above ${result.thresholds.amplificationWarningAbove}, error above ${result.thresholds.amplificationErrorAbove} requests reaching one app per public request`);
+  lines.push(
+    `call graph: ${callGraphSource}; first hop: ${json.firstHop === 'gateway' ? 'the gateway-bound VirtualService' : 'the service VirtualService (no gateway VirtualService found)'}`,
+  );
+  lines.push(
+    `amplification thresholds: warning above ${result.thresholds.amplificationWarningAbove}, error above ${result.thresholds.amplificationErrorAbove} requests reaching one app per public request`,
+  );
   lines.push('');
 
   lines.push('== By public route ==');

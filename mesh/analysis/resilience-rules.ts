@@ -74,12 +74,22 @@ export function analyzeResilience(model: MeshModel, graph: CallGraph, options: A
     ...trafficPolicies(model, traversal),
     ...ejection(model, traversal),
     ...routingConsistency(model, traversal),
-    ...model.problems.map((p) => finding('routing-consistency', 'warning', p.split(':')[0]!, `could not read ${p}`, {}, 'fix the value so Istio accepts it (durations like "0.5s", "2s")')),
+    ...model.problems.map((p) =>
+      finding('routing-consistency', 'warning', p.split(':')[0]!, `could not read ${p}`, {}, 'fix the value so Istio accepts it (durations like "0.5s", "2s")'),
+    ),
   ].sort((a, b) => SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity]);
   return { model, traversal, findings, thresholds };
 }
 
-function finding(rule: RuleId, severity: Severity, object: string, message: string, numbers: Finding['numbers'], fix: string, publicRoutes: readonly string[] = []): Finding {
+function finding(
+  rule: RuleId,
+  severity: Severity,
+  object: string,
+  message: string,
+  numbers: Finding['numbers'],
+  fix: string,
+  publicRoutes: readonly string[] = [],
+): Finding {
   return { rule, severity, object, message, numbers, fix, publicRoutes };
 }
 
@@ -119,7 +129,12 @@ export function retryAmplification(model: MeshModel, traversal: Traversal, thres
         severity,
         last.viaLabel,
         `one '${chain.publicRoute}' request can reach ${label(model, last.service)}'s app ${chain.amplification} times: ${factors}; above the ${severity} threshold of ${severity === 'error' ? thresholds.amplificationErrorAbove : thresholds.amplificationWarningAbove}`,
-        { amplification: chain.amplification, attempts: chain.attempts, warningAbove: thresholds.amplificationWarningAbove, errorAbove: thresholds.amplificationErrorAbove },
+        {
+          amplification: chain.amplification,
+          attempts: chain.attempts,
+          warningAbove: thresholds.amplificationWarningAbove,
+          errorAbove: thresholds.amplificationErrorAbove,
+        },
         'retry at one layer: keep gateway-error/5xx/reset retries on the innermost route and let outer hops retry only on connect-failure,refused-stream,reset-before-request, or lower attempts (a DestinationRule retryBudget bounds retries in aggregate, not per request)',
         [chain.publicRoute],
       ),
@@ -152,7 +167,9 @@ function stepCost(clientTimeoutMs: number | undefined, hop: Hop): Omit<BudgetSte
 }
 
 function describeStep(model: MeshModel, step: BudgetStep, caller: string): string {
-  return step.cappedByClientTimeout ? `${formatMs(step.costMs)} (${label(model, caller)}'s client timeout)` : `${formatMs(step.costMs)} (${step.hop.worst.explanation})`;
+  return step.cappedByClientTimeout
+    ? `${formatMs(step.costMs)} (${label(model, caller)}'s client timeout)`
+    : `${formatMs(step.costMs)} (${step.hop.worst.explanation})`;
 }
 
 /** Every declared handler reached by a hop with a finite budget, with the cost of each of its call sequences. */
@@ -261,7 +278,8 @@ export function timeoutBudgets(model: MeshModel, traversal: Traversal): Finding[
 
   // The caller app's own client timeout against each callee route's worst case.
   const calls = new Map<string, { from: string; to: string; route: string }>();
-  for (const h of graph.handlers) for (const c of h.sequences.flatMap((s) => s.calls)) calls.set(`${h.service}|${c.service}|${c.route}`, { from: h.service, to: c.service, route: c.route });
+  for (const h of graph.handlers)
+    for (const c of h.sequences.flatMap((s) => s.calls)) calls.set(`${h.service}|${c.service}|${c.route}`, { from: h.service, to: c.service, route: c.route });
   for (const e of graph.edges) for (const route of e.routes ?? []) calls.set(`${e.from}|${e.to}|${route}`, { from: e.from, to: e.to, route });
   for (const c of calls.values()) {
     const client = graph.clientTimeoutsMs.get(c.from);
@@ -306,7 +324,10 @@ export function unsafeRetries(model: MeshModel, idempotencyHeaders: readonly str
       );
       if (keyless.length === 0) continue;
       const methods = ['POST', 'PATCH'].filter((method) => keyless.some((m) => admitsMethod(m, method)));
-      const inherited = route.retry.source === 'istio-default' ? ` (Istio's default retry policy: the route sets no retries, so ${ISTIO_DEFAULT_RETRY.attempts} retries on ${ISTIO_DEFAULT_RETRY.retryOn.join(',')})` : '';
+      const inherited =
+        route.retry.source === 'istio-default'
+          ? ` (Istio's default retry policy: the route sets no retries, so ${ISTIO_DEFAULT_RETRY.attempts} retries on ${ISTIO_DEFAULT_RETRY.retryOn.join(',')})`
+          : '';
       out.push(
         finding(
           'unsafe-retry',
@@ -497,7 +518,16 @@ export function routingConsistency(model: MeshModel, traversal: Traversal): Find
     for (const r of vs.http) {
       for (const d of r.destinations) {
         if (!d.service) {
-          out.push(finding('routing-consistency', 'warning', routeLabel(r), `sends to ${d.host}, which resolves to no Service in these manifests`, {}, 'fix the host, or declare the external host with a ServiceEntry'));
+          out.push(
+            finding(
+              'routing-consistency',
+              'warning',
+              routeLabel(r),
+              `sends to ${d.host}, which resolves to no Service in these manifests`,
+              {},
+              'fix the host, or declare the external host with a ServiceEntry',
+            ),
+          );
           continue;
         }
         const svc = model.services.get(d.service)!;
@@ -510,7 +540,9 @@ export function routingConsistency(model: MeshModel, traversal: Traversal): Find
               routeLabel(r),
               `sends to subset ${d.subset} of ${label(model, d.service)}, which ${dr ? `${describeRef(dr.ref)} does not define (it has ${dr.subsets.map((s) => s.name).join(', ') || 'none'})` : 'no DestinationRule defines'}: every request gets 503 (no cluster)`,
               { subset: d.subset },
-              dr ? `add subset ${d.subset} to ${describeRef(dr.ref)} or route to one it defines` : `add a DestinationRule for ${svc.fqdn} with subset ${d.subset}`,
+              dr
+                ? `add subset ${d.subset} to ${describeRef(dr.ref)} or route to one it defines`
+                : `add a DestinationRule for ${svc.fqdn} with subset ${d.subset}`,
             ),
           );
         }
@@ -574,11 +606,16 @@ export function routingConsistency(model: MeshModel, traversal: Traversal): Find
 
   for (const dr of model.destinationRules) {
     if (!dr.service) {
-      if (!dr.host.includes('*')) out.push(finding('routing-consistency', 'warning', describeRef(dr.ref), `host ${dr.host} resolves to no Service in these manifests`, {}, 'fix the host'));
+      if (!dr.host.includes('*'))
+        out.push(
+          finding('routing-consistency', 'warning', describeRef(dr.ref), `host ${dr.host} resolves to no Service in these manifests`, {}, 'fix the host'),
+        );
       continue;
     }
     const svc = model.services.get(dr.service)!;
-    const routed = byService.has(dr.service) || model.virtualServices.some((vs) => vs.boundToGateway && vs.http.some((r) => r.destinations.some((d) => d.service === dr.service)));
+    const routed =
+      byService.has(dr.service) ||
+      model.virtualServices.some((vs) => vs.boundToGateway && vs.http.some((r) => r.destinations.some((d) => d.service === dr.service)));
     if (!routed) {
       out.push(
         finding(
@@ -610,10 +647,29 @@ export function routingConsistency(model: MeshModel, traversal: Traversal): Find
   }
 
   for (const u of traversal.unresolved) {
-    out.push(finding('routing-consistency', 'warning', u.what, `the call graph names ${u.what}, but ${u.reason}`, {}, 'add the route to the VirtualService, or correct the call graph', u.publicRoutes));
+    out.push(
+      finding(
+        'routing-consistency',
+        'warning',
+        u.what,
+        `the call graph names ${u.what}, but ${u.reason}`,
+        {},
+        'add the route to the VirtualService, or correct the call graph',
+        u.publicRoutes,
+      ),
+    );
   }
   for (const name of traversal.graph.unknownNames) {
-    out.push(finding('routing-consistency', 'warning', `call graph service '${name}'`, `the call graph names '${name}', which matches no Service in these manifests (or several: qualify it as name.namespace)`, {}, 'correct the name or analyse the manifests that deploy it'));
+    out.push(
+      finding(
+        'routing-consistency',
+        'warning',
+        `call graph service '${name}'`,
+        `the call graph names '${name}', which matches no Service in these manifests (or several: qualify it as name.namespace)`,
+        {},
+        'correct the name or analyse the manifests that deploy it',
+      ),
+    );
   }
   if (traversal.entry === 'service' && traversal.graph.publicRoutes.length > 0) {
     out.push(

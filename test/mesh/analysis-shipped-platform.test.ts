@@ -55,7 +55,9 @@ describe('the resilience analysis of the shipped platform', () => {
   });
 
   it('finds every DestinationRule complete, with ejection that removes one pod of two and none of one', () => {
-    expect(result.findings.filter((f) => ['traffic-policy', 'ejection', 'unsafe-retry', 'routing-consistency'].includes(f.rule) && f.severity !== 'info')).toEqual([]);
+    expect(
+      result.findings.filter((f) => ['traffic-policy', 'ejection', 'unsafe-retry', 'routing-consistency'].includes(f.rule) && f.severity !== 'info'),
+    ).toEqual([]);
   });
 });
 

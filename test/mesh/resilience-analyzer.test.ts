@@ -61,7 +61,15 @@ const GRAPH = {
     {
       service: 'front',
       route: 'POST /orders',
-      sequences: [{ name: 'pay', calls: [{ service: 'back', route: 'POST /charges' }, { service: 'back', route: 'GET|HEAD /charges/{id}' }] }],
+      sequences: [
+        {
+          name: 'pay',
+          calls: [
+            { service: 'back', route: 'POST /charges' },
+            { service: 'back', route: 'GET|HEAD /charges/{id}' },
+          ],
+        },
+      ],
     },
   ],
   clientTimeoutsMs: { front: 3000 },
@@ -93,7 +101,14 @@ describe('retry-amplification', () => {
   // front retries a read on gateway errors and its handler reads back, which retries too.
   const readThrough = (frontAttempts: number, frontPerTryMs: number, backRetry?: Retry) =>
     mesh(
-      { routes: [Route.read('/page', { timeout: Duration.seconds(7), retry: Retry.onGatewayErrors({ attempts: frontAttempts, perTryTimeout: Duration.millis(frontPerTryMs) }) })] },
+      {
+        routes: [
+          Route.read('/page', {
+            timeout: Duration.seconds(7),
+            retry: Retry.onGatewayErrors({ attempts: frontAttempts, perTryTimeout: Duration.millis(frontPerTryMs) }),
+          }),
+        ],
+      },
       backRetry ? { routes: [Route.read('/data', { retry: backRetry })] } : {},
     );
   const readGraph = graphOf({
@@ -143,7 +158,15 @@ describe('timeout-budget', () => {
         {
           service: 'front',
           route: 'POST /orders',
-          sequences: [{ name: 'pay, refund', calls: [{ service: 'back', route: 'POST /charges' }, { service: 'back', route: 'POST /charges/{id}/refund' }] }],
+          sequences: [
+            {
+              name: 'pay, refund',
+              calls: [
+                { service: 'back', route: 'POST /charges' },
+                { service: 'back', route: 'POST /charges/{id}/refund' },
+              ],
+            },
+          ],
         },
       ],
       clientTimeoutsMs,
@@ -192,14 +215,18 @@ describe('timeout-budget', () => {
     expect(all[0]).toMatchObject({
       severity: 'error',
       object: "VirtualService shop/back route 'post-charges'",
-      message: "back POST /charges can take 2.8s (3 tries x 900ms + 100ms backoff), but no route of front gives its handler more than 1s per try: whichever one calls it gives up first",
+      message:
+        'back POST /charges can take 2.8s (3 tries x 900ms + 100ms backoff), but no route of front gives its handler more than 1s per try: whichever one calls it gives up first',
     });
     expect(all[1]!.message).toContain('back GET|HEAD /charges/{id} can take 1.9s');
   });
 
   it('caps a connect-failure-only route at its timeout: failed tries never reached the app, so they end within the connect timeout', () => {
     const route = { timeoutMs: 3000, retry: { attempts: 2, retryOn: ['connect-failure', 'refused-stream'], backoffMs: 25, source: 'explicit' as const } };
-    expect(worstCase(route, 500)).toEqual({ ms: 3000, explanation: 'the 3s timeout (2 failed connects x 500ms + 100ms backoff + 1 try of 3s would be longer)' });
+    expect(worstCase(route, 500)).toEqual({
+      ms: 3000,
+      explanation: 'the 3s timeout (2 failed connects x 500ms + 100ms backoff + 1 try of 3s would be longer)',
+    });
     expect(worstCase({ timeoutMs: 10_000, retry: { ...route.retry, perTryTimeoutMs: 3000 } }, 500).ms).toBe(4100);
   });
 });
@@ -212,7 +239,8 @@ describe('unsafe-retry', () => {
         rule: 'unsafe-retry',
         severity: 'error',
         object: "VirtualService shop/back route 'post-notes'",
-        message: "route 'post-notes' re-sends on gateway-error and matches POST requests without an idempotency-key header: a write that reached the app can be applied up to 3 times",
+        message:
+          "route 'post-notes' re-sends on gateway-error and matches POST requests without an idempotency-key header: a write that reached the app can be applied up to 3 times",
         numbers: { attempts: 2, retryOn: 'gateway-error,connect-failure' },
         fix: expect.stringContaining('Retry.onConnectFailure()'),
         publicRoutes: [],
@@ -230,7 +258,9 @@ describe('unsafe-retry', () => {
 
   it('reports a catch-all route retried on 5xx, since it matches every POST and PATCH', () => {
     const objects = edit(mesh(), 'VirtualService', 'back', (vs) => (httpRoute(vs, 'fallback').retries.retryOn = '5xx'));
-    expect(findings(objects, 'unsafe-retry')[0]!.message).toContain("route 'fallback' re-sends on 5xx and matches POST/PATCH (it has no match, so every request) without an idempotency-key header");
+    expect(findings(objects, 'unsafe-retry')[0]!.message).toContain(
+      "route 'fallback' re-sends on 5xx and matches POST/PATCH (it has no match, so every request) without an idempotency-key header",
+    );
   });
 
   it('accepts keyed POSTs and PUTs retried on gateway errors, and keyless POSTs retried only on connect failures', () => {
@@ -255,7 +285,9 @@ describe('traffic-policy', () => {
 
   it('reports outlier detection switched off by consecutive5xxErrors: 0 (edited)', () => {
     const objects = edit(mesh(), 'DestinationRule', 'back', (dr) => (dr.spec.trafficPolicy.outlierDetection.consecutive5xxErrors = 0));
-    expect(findings(objects, 'traffic-policy')[0]!.message).toContain('has outlier detection switched off (consecutive5xxErrors: 0, no consecutiveGatewayErrors)');
+    expect(findings(objects, 'traffic-policy')[0]!.message).toContain(
+      'has outlier detection switched off (consecutive5xxErrors: 0, no consecutiveGatewayErrors)',
+    );
   });
 
   it('lists the connection-pool limits a DestinationRule leaves unlimited; a retry budget stands in for maxRetries (edited)', () => {
@@ -276,7 +308,8 @@ describe('traffic-policy', () => {
     expect(findings(objects, 'traffic-policy')).toEqual([
       expect.objectContaining({
         object: 'host back',
-        message: "back has neither a DestinationRule nor a VirtualService: no outlier detection, no connection limits, no timeout, and Istio's default retries (503 included)",
+        message:
+          "back has neither a DestinationRule nor a VirtualService: no outlier detection, no connection limits, no timeout, and Istio's default retries (503 included)",
       }),
     ]);
   });
@@ -298,7 +331,8 @@ describe('ejection', () => {
         rule: 'ejection',
         severity: 'warning',
         object: 'DestinationRule shop/back subset v1',
-        message: 'maxEjectionPercent 10 with 2 replicas (2 from Deployment shop/back spec.replicas) ejects floor(2 x 10%) = 0 pods: outlier detection never removes a failing pod',
+        message:
+          'maxEjectionPercent 10 with 2 replicas (2 from Deployment shop/back spec.replicas) ejects floor(2 x 10%) = 0 pods: outlier detection never removes a failing pod',
         numbers: { replicas: 2, maxEjectionPercent: 10, ejectablePods: 0 },
         fix: 'raise maxEjectionPercent to at least 50 (at most 50 keeps one pod serving)',
         publicRoutes: [],
@@ -314,7 +348,11 @@ describe('ejection', () => {
   it('is an error when every replica can be ejected (edited)', () => {
     const objects = edit(mesh(), 'DestinationRule', 'back', (dr) => (dr.spec.trafficPolicy.outlierDetection.maxEjectionPercent = 100));
     const [f] = findings(objects, 'ejection');
-    expect(f).toMatchObject({ severity: 'error', numbers: { replicas: 2, maxEjectionPercent: 100, ejectablePods: 2 }, fix: 'lower maxEjectionPercent to at most 50' });
+    expect(f).toMatchObject({
+      severity: 'error',
+      numbers: { replicas: 2, maxEjectionPercent: 100, ejectablePods: 2 },
+      fix: 'lower maxEjectionPercent to at most 50',
+    });
     expect(f!.message).toContain('ejects up to floor(2 x 100%) = 2, every pod: a bad spell leaves back with no endpoint');
   });
 
@@ -322,13 +360,18 @@ describe('ejection', () => {
     const scaled = mesh({}, { autoscaling: { minReplicas: 3, maxReplicas: 6 } });
     expect(findings(scaled, 'ejection')).toEqual([]); // the construct default for 3 is 66%: one pod
     const objects = edit(scaled, 'DestinationRule', 'back', (dr) => (dr.spec.trafficPolicy.outlierDetection.maxEjectionPercent = 100));
-    expect(findings(objects, 'ejection')[0]!.message).toContain('with 3 replicas (3 from Deployment shop/back HPA minReplicas) ejects up to floor(3 x 100%) = 3');
+    expect(findings(objects, 'ejection')[0]!.message).toContain(
+      'with 3 replicas (3 from Deployment shop/back HPA minReplicas) ejects up to floor(3 x 100%) = 3',
+    );
   });
 
   it('flags ejecting the only replica, and accepts 0% for one replica', () => {
     expect(findings(mesh({}, { replicas: 1 }), 'ejection')).toEqual([]);
     const objects = edit(mesh({}, { replicas: 1 }), 'DestinationRule', 'back', (dr) => (dr.spec.trafficPolicy.outlierDetection.maxEjectionPercent = 100));
-    expect(findings(objects, 'ejection')[0]).toMatchObject({ severity: 'error', fix: 'lower maxEjectionPercent to at most 0 (with one replica there is nothing to fail over to)' });
+    expect(findings(objects, 'ejection')[0]).toMatchObject({
+      severity: 'error',
+      fix: 'lower maxEjectionPercent to at most 0 (with one replica there is nothing to fail over to)',
+    });
   });
 });
 
@@ -359,7 +402,7 @@ describe('routing-consistency', () => {
   it("reports a DestinationRule no VirtualService routes through: Istio's default retries apply (edited)", () => {
     const [f] = findings(without(mesh(), 'VirtualService', 'back'), 'routing-consistency').filter((x) => x.object === 'DestinationRule shop/back');
     expect(f!.message).toBe(
-      'no VirtualService routes back: its DestinationRule applies, but requests get Istio\'s defaults, no timeout and 2 retries on connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes (a 503 re-sends a POST)',
+      "no VirtualService routes back: its DestinationRule applies, but requests get Istio's defaults, no timeout and 2 retries on connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes (a 503 re-sends a POST)",
     );
   });
 
@@ -367,14 +410,24 @@ describe('routing-consistency', () => {
     const objects = mesh();
     const copy = structuredClone(objects.find((o) => o.kind === 'VirtualService' && o.metadata.name === 'back')!);
     copy.metadata.name = 'back-2';
-    expect(findings([...objects, copy], 'routing-consistency')[0]!.message).toBe('2 VirtualServices apply to back in the mesh; sidecars use only one of them, and which one is not defined');
+    expect(findings([...objects, copy], 'routing-consistency')[0]!.message).toBe(
+      '2 VirtualServices apply to back in the mesh; sidecars use only one of them, and which one is not defined',
+    );
   });
 
   it('reports a call no route matches, and a call graph name that matches no Service (edited: the constructs always add a catch-all)', () => {
     const objects = edit(mesh(), 'VirtualService', 'back', (vs) => (vs.spec.http = vs.spec.http.filter((r: { name: string }) => r.name !== 'fallback')));
-    const graph = graphOf({ ...GRAPH, edges: [{ from: 'front', to: 'back', routes: ['DELETE /charges/{id}'] }, { from: 'front', to: 'ghost', routes: ['GET /x'] }] });
+    const graph = graphOf({
+      ...GRAPH,
+      edges: [
+        { from: 'front', to: 'back', routes: ['DELETE /charges/{id}'] },
+        { from: 'front', to: 'ghost', routes: ['GET /x'] },
+      ],
+    });
     const messages = findings(objects, 'routing-consistency', graph).map((f) => f.message);
-    expect(messages).toContain("the call graph names back DELETE /charges/{id}, but no route of VirtualService shop/back matches it, so the caller's sidecar answers 404 (NR)");
+    expect(messages).toContain(
+      "the call graph names back DELETE /charges/{id}, but no route of VirtualService shop/back matches it, so the caller's sidecar answers 404 (NR)",
+    );
     expect(messages).toContain("the call graph names 'ghost', which matches no Service in these manifests (or several: qualify it as name.namespace)");
   });
 });
@@ -433,11 +486,42 @@ describe('call graph from the manifests alone', () => {
     const result = analyzeResilience(model, graph);
     expect(result.findings.map((f) => f.message)).toContainEqual(expect.stringMatching(/^1 call with unknown routes \(front -> back from env BACK_URL/));
   });
+
+  it('reads public routes off the gateway VirtualService: exact paths and one-segment regexes, GET and HEAD together', () => {
+    const edge = {
+      apiVersion: 'networking.istio.io/v1',
+      kind: 'VirtualService',
+      metadata: { name: 'edge', namespace: 'shop' },
+      spec: {
+        hosts: ['*'],
+        gateways: ['istio-system/edge'],
+        http: [
+          {
+            name: 'back-get-charges-id',
+            match: [
+              { method: { exact: 'GET' }, uri: { regex: '^/charges/[^/]+$' } },
+              { method: { exact: 'HEAD' }, uri: { regex: '^/charges/[^/]+$' } },
+            ],
+            route: [{ destination: { host: 'back.shop.svc.cluster.local', port: { number: 8080 }, subset: 'v1' } }],
+          },
+          { name: 'front-any', match: [{ uri: { regex: '^/(a|b)$' } }], route: [{ destination: { host: 'front.shop.svc.cluster.local' } }] },
+        ],
+      },
+    };
+    const graph = callGraphFromEnv(buildMeshModel([...mesh(), edge] as ManifestObject[]));
+    expect(graph.publicRoutes).toEqual([{ service: 'back.shop', route: 'GET|HEAD /charges/{param}' }]);
+  });
 });
 
 describe('inputs', () => {
   it('reads Istio durations in every form the CRDs accept', () => {
-    expect([parseDurationMs('0.25s'), parseDurationMs('2s'), parseDurationMs('1m30s'), parseDurationMs('500ms'), parseDurationMs(undefined)]).toEqual([250, 2000, 90_000, 500, undefined]);
+    expect([parseDurationMs('0.25s'), parseDurationMs('2s'), parseDurationMs('1m30s'), parseDurationMs('500ms'), parseDurationMs(undefined)]).toEqual([
+      250,
+      2000,
+      90_000,
+      500,
+      undefined,
+    ]);
     expect(() => parseDurationMs('2 seconds')).toThrow("cannot read duration '2 seconds'");
   });
 
