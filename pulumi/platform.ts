@@ -17,15 +17,25 @@ export interface DeployConfig {
   /** Path to or contents of a kubeconfig; the provider's default (KUBECONFIG, ~/.kube/config) when unset. */
   readonly kubeconfig?: string;
   readonly operators: OperatorMode;
-  /** Secret seed every database password is derived from (passwords.ts). */
-  readonly dbPasswordSeed: pulumi.Input<string>;
+  readonly dbPasswords: DbPasswordMode;
+  /** Secret seed every database password is derived from (passwords.ts); needed when `dbPasswords` is `derived`. */
+  readonly dbPasswordSeed?: pulumi.Input<string>;
   /** Where the ingress gateway answers from the host. */
   readonly gatewayUrl: string;
 }
 
+/**
+ * `derived`: the program creates the database Secrets (passwords.ts). `existing`: they were
+ * created before, with other values (`make up` draws random ones), and the databases were
+ * initialised with those, so the program only reads them and never overwrites one.
+ */
+export const dbPasswordModes = ['derived', 'existing'] as const;
+export type DbPasswordMode = (typeof dbPasswordModes)[number];
+
 export const configDefaults = {
   kubeContext: 'kind-meshkit',
   operators: 'preinstalled',
+  dbPasswords: 'derived',
   // kind-config.yaml maps the gateway's NodePort 30080 to this address.
   gatewayUrl: 'http://localhost:8080',
 } as const satisfies Partial<DeployConfig>;
@@ -36,12 +46,17 @@ export function readConfig(config: pulumi.Config): DeployConfig {
   if (!(operatorModes as readonly string[]).includes(operators)) {
     throw new Error(`'meshkit:operators' is '${operators}': use ${operatorModes.map((m) => `'${m}'`).join(' or ')}`);
   }
+  const dbPasswords = config.get('dbPasswords') ?? configDefaults.dbPasswords;
+  if (!(dbPasswordModes as readonly string[]).includes(dbPasswords)) {
+    throw new Error(`'meshkit:dbPasswords' is '${dbPasswords}': use ${dbPasswordModes.map((m) => `'${m}'`).join(' or ')}`);
+  }
   const kubeconfig = config.get('kubeconfig');
   return {
     kubeContext: config.get('kubeContext') ?? configDefaults.kubeContext,
     ...(kubeconfig ? { kubeconfig } : {}),
     operators: operators as OperatorMode,
-    dbPasswordSeed: config.requireSecret('dbPasswordSeed'),
+    dbPasswords: dbPasswords as DbPasswordMode,
+    ...(dbPasswords === 'derived' ? { dbPasswordSeed: config.requireSecret('dbPasswordSeed') } : {}),
     gatewayUrl: config.get('gatewayUrl') ?? configDefaults.gatewayUrl,
   };
 }
@@ -141,10 +156,16 @@ export function deployPlatform(platform: Platform, config: DeployConfig): Deploy
 function createObject(entry: PlannedResource, config: DeployConfig, opts: pulumi.CustomResourceOptions): pulumi.CustomResource {
   const object = entry.object;
   const name = resourceNameOf(object);
+  if (entry.secretKeys && config.dbPasswords === 'existing') {
+    const { provider, parent, dependsOn } = opts;
+    return k8s.core.v1.Secret.get(name, name, { provider, parent, dependsOn });
+  }
   if (entry.secretKeys) {
+    const seed = config.dbPasswordSeed;
+    if (seed === undefined) throw new Error(`${entry.key}: 'meshkit:dbPasswords' is 'derived' but no 'meshkit:dbPasswordSeed' was given`);
     const stringData = pulumi.secret(
       pulumi
-        .output(config.dbPasswordSeed)
+        .output(seed)
         .apply((seed) =>
           Object.fromEntries(entry.secretKeys!.map((key) => [key, derivePassword(seed, object.metadata as { namespace: string; name: string }, key)])),
         ),
