@@ -5,7 +5,7 @@ import type { DeadLetter, EventEnvelope, IncomingMessage, RunningService } from 
 import { notificationService } from '../../apps/notification/app.js';
 import { messageFor, type OrderEventData } from '../../apps/notification/domain/notifications.js';
 import { orderEventProcessor } from '../../apps/notification/infrastructure/order-events.js';
-import { expectError, request, startForTest } from './support.js';
+import { expectError, expectNo5xxForJunk, request, startForTest } from './support.js';
 
 let service: RunningService;
 const letters: DeadLetter[] = [];
@@ -101,5 +101,11 @@ describe('messages', () => {
     expect(messageFor(event('OrderCancelled', { userId, reason: 'INSUFFICIENT_STOCK' }))).toContain('out of stock');
     expect(messageFor(event('OrderCancelled', { userId, reason: 'STEP_FAILED' }))).toContain('could not be completed');
     expect(messageFor(event('OrderRefunded', { userId }))).toBeUndefined();
+  });
+});
+
+describe('junk', () => {
+  it('answers junk on every declared route with a 4xx and the error shape, never a 5xx', async () => {
+    expect(await expectNo5xxForJunk(service.url, 'notification', { 'x-user-id': randomUUID() })).toBeGreaterThan(3);
   });
 });

@@ -6,7 +6,7 @@ import { orderService } from '../../apps/order/app.js';
 import { paymentService } from '../../apps/payment/app.js';
 import { productService } from '../../apps/product/app.js';
 import { userService } from '../../apps/user/app.js';
-import { expectError, oversized, request, startForTest } from './support.js';
+import { expectError, expectNo5xxForJunk, oversized, request, startForTest } from './support.js';
 
 // The real user, product and payment apps in-process, and the order app calling them over HTTP.
 let user: RunningService;
@@ -172,5 +172,12 @@ describe('order reads', () => {
     expectError(await request(order.url, 'GET', '/orders?limit=1000', { headers: { 'x-user-id': userId } }), 400, 'VALIDATION_FAILED');
     expectError(await request(order.url, 'PATCH', '/orders', { json: {} }), 405, 'METHOD_NOT_ALLOWED');
     expectError(await request(order.url, 'GET', '/carts'), 404, 'NOT_FOUND');
+  });
+});
+
+describe('junk', () => {
+  it('answers junk on every declared route with a 4xx and the error shape, never a 5xx, signed in or not', async () => {
+    expect(await expectNo5xxForJunk(order.url, 'order', { 'x-user-id': userId })).toBeGreaterThan(20);
+    expect(await expectNo5xxForJunk(order.url, 'order')).toBeGreaterThan(20);
   });
 });

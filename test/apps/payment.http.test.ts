@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningService } from '../../apps/kit/index.js';
 import { paymentService } from '../../apps/payment/app.js';
-import { expectError, oversized, request, startForTest } from './support.js';
+import { expectError, expectNo5xxForJunk, oversized, request, startForTest } from './support.js';
 
 let service: RunningService;
 const call = (method: string, path: string, options?: Parameters<typeof request>[3]) => request(service.url, method, path, options);
@@ -143,5 +143,11 @@ describe('bad input', () => {
     expectError(list, 405, 'METHOD_NOT_ALLOWED');
     expect(list.headers.get('allow')).toBe('POST');
     expectError(await call('GET', '/refunds'), 404, 'NOT_FOUND');
+  });
+});
+
+describe('junk', () => {
+  it('answers junk on every declared route with a 4xx and the error shape, never a 5xx', async () => {
+    expect(await expectNo5xxForJunk(service.url, 'payment')).toBeGreaterThan(30);
   });
 });

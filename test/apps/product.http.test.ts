@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningService } from '../../apps/kit/index.js';
 import { productService } from '../../apps/product/app.js';
-import { expectError, oversized, request, startForTest } from './support.js';
+import { expectError, expectNo5xxForJunk, oversized, request, startForTest } from './support.js';
 
 let service: RunningService;
 const call = (method: string, path: string, options?: Parameters<typeof request>[3]) => request(service.url, method, path, options);
@@ -162,5 +162,11 @@ describe('reservations', () => {
     expectError(await call('POST', '/reservations/not-a-uuid/release'), 400, 'VALIDATION_FAILED');
     expectError(await call('GET', '/reservations'), 405, 'METHOD_NOT_ALLOWED');
     expectError(await call('POST', '/products', { json: {} }), 405, 'METHOD_NOT_ALLOWED');
+  });
+});
+
+describe('junk', () => {
+  it('answers junk on every declared route with a 4xx and the error shape, never a 5xx', async () => {
+    expect(await expectNo5xxForJunk(service.url, 'product')).toBeGreaterThan(50);
   });
 });

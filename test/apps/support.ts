@@ -1,4 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import { expect } from 'vitest';
+import { serviceSpec, type ServiceName } from '../../charts/platform.js';
 import { startService, type RunningService, type ServiceDefinition } from '../../apps/kit/index.js';
 
 /** Env of an in-process test instance: ports picked by the OS, PGlite in memory, quiet logs, no drain delay. */
@@ -54,3 +56,33 @@ export function expectError(result: HttpResult, status: number, code: string): v
 
 /** A body just over the 16 kB limit. */
 export const oversized = (field = 'padding') => JSON.stringify({ [field]: 'x'.repeat(17 * 1024) });
+
+const JUNK_BODIES = ['{', '[]', '"text"', '42', 'null', '{"unexpected":true}', '{"items":"many","amountCents":"1"}', '\u0000\u0001', oversized()];
+
+/**
+ * Sends junk to every route the platform declares for `service`: malformed and
+ * mistyped bodies, oversized ones, junk and unknown path ids, junk query strings.
+ * Writes must answer 4xx with the error shape; reads may succeed (junk query
+ * parameters they do not take are ignored) but never answer 5xx.
+ */
+export async function expectNo5xxForJunk(baseUrl: string, service: ServiceName, headers: Record<string, string> = {}): Promise<number> {
+  let sent = 0;
+  for (const route of serviceSpec(service).routes) {
+    for (const path of [route.path.replace(/\{\w+\}/g, 'junk%20id'), route.path.replace(/\{\w+\}/g, () => randomUUID())]) {
+      for (const method of route.methods) {
+        const read = method === 'GET' || method === 'HEAD';
+        const attempts: RequestOptions[] = read ? [{ headers }] : JUNK_BODIES.map((raw) => ({ raw, headers: { ...headers, 'idempotency-key': randomUUID() } }));
+        for (const options of attempts) {
+          const target = read ? `${path}?limit=abc&offset=-1` : path;
+          const res = await request(baseUrl, method, target, options);
+          const label = `${method} ${target} ${options.raw?.slice(0, 20) ?? ''}`;
+          sent += 1;
+          expect(res.status, label).toBeLessThan(500);
+          if (!read) expect(res.status, label).toBeGreaterThanOrEqual(400);
+          if (res.status >= 400 && method !== 'HEAD') expectError(res, res.status, res.body?.error?.code);
+        }
+      }
+    }
+  }
+  return sent;
+}

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningService } from '../../apps/kit/index.js';
 import { userService } from '../../apps/user/app.js';
 import { verifyAccessToken } from '../../apps/user/domain/tokens.js';
-import { expectError, oversized, request, startForTest } from './support.js';
+import { expectError, expectNo5xxForJunk, oversized, request, startForTest } from './support.js';
 
 let service: RunningService;
 const call = (method: string, path: string, options?: Parameters<typeof request>[3]) => request(service.url, method, path, options);
@@ -93,5 +93,11 @@ describe('user service', () => {
     expect(res.headers.get('allow')).toBe('GET, HEAD');
     expect((await call('PUT', '/sessions', { json: {} })).headers.get('allow')).toBe('POST');
     expectError(await call('GET', '/users/%E0%A4%A'), 400, 'BAD_REQUEST');
+  });
+});
+
+describe('junk', () => {
+  it('answers junk on every declared route with a 4xx and the error shape, never a 5xx', async () => {
+    expect(await expectNo5xxForJunk(service.url, 'user')).toBeGreaterThan(20);
   });
 });
