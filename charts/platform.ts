@@ -45,6 +45,13 @@ export interface TopicSpec {
 
 const idempotencyKey = 'idempotency-key';
 
+/** Budgets of the calls inside the order saga (`resilience-timing` in the analyzer checks the sum). */
+const internalRead = { timeout: Duration.seconds(1), retry: Retry.onGatewayErrors({ attempts: 2, perTryTimeout: Duration.millis(300) }) };
+const internalWrite = { timeout: Duration.millis(1500), retry: Retry.onTransientErrors({ attempts: 2, perTryTimeout: Duration.millis(450) }) };
+
+/** How much longer a caller's HTTP client waits than the mesh's own timeout, so the mesh always answers first. */
+export const clientTimeoutMarginMs = 500;
+
 export const services: readonly ServiceSpec[] = [
   {
     name: 'user',
@@ -53,7 +60,8 @@ export const services: readonly ServiceSpec[] = [
       Route.write('POST', '/users'),
       Route.write('POST', '/sessions'),
       Route.read('/users/me'),
-      Route.read('/users/{id}'),
+      // Internal (order's saga): short budgets so the whole saga, compensations included, fits POST /orders.
+      Route.read('/users/{id}', internalRead),
       Route.read('/.well-known/jwks.json'),
     ],
     publicRoutes: ['POST /users', 'POST /sessions', 'GET|HEAD /users/me', 'GET|HEAD /.well-known/jwks.json'],
@@ -67,9 +75,9 @@ export const services: readonly ServiceSpec[] = [
     routes: [
       Route.read('/products'),
       Route.read('/products/{id}'),
-      Route.idempotentWrite('POST', '/reservations', { keyHeader: idempotencyKey }),
-      Route.idempotentWrite('POST', '/reservations/{orderId}/commit', { keyHeader: idempotencyKey }),
-      Route.idempotentWrite('POST', '/reservations/{orderId}/release', { keyHeader: idempotencyKey }),
+      Route.idempotentWrite('POST', '/reservations', { keyHeader: idempotencyKey, ...internalWrite }),
+      Route.idempotentWrite('POST', '/reservations/{orderId}/commit', { keyHeader: idempotencyKey, ...internalWrite }),
+      Route.idempotentWrite('POST', '/reservations/{orderId}/release', { keyHeader: idempotencyKey, ...internalWrite }),
     ],
     publicRoutes: ['GET|HEAD /products', 'GET|HEAD /products/{id}'],
     jwtRoutes: [],
@@ -80,9 +88,10 @@ export const services: readonly ServiceSpec[] = [
     name: 'order',
     summary: 'orders and the order saga; transactional outbox to Kafka',
     routes: [
-      // The saga calls three services in turn, so its budget is longer; the mesh re-sends it only
-      // when it cannot have reached the app (a client Idempotency-Key covers client retries).
-      Route.write('POST', '/orders', { timeout: Duration.seconds(8), retry: Retry.onConnectFailure({ attempts: 1 }) }),
+      // The saga makes up to six calls in turn (verify, reserve, charge, commit; on failure release
+      // and refund): 1s + 5 x 1.5s = 8.5s worst case, so 10s. The mesh re-sends it only when it
+      // cannot have reached the app (a client Idempotency-Key covers client retries).
+      Route.write('POST', '/orders', { timeout: Duration.seconds(10), retry: Retry.onConnectFailure({ attempts: 1 }) }),
       Route.read('/orders'),
       Route.read('/orders/{id}'),
     ],
@@ -95,8 +104,8 @@ export const services: readonly ServiceSpec[] = [
     name: 'payment',
     summary: 'charges and refunds behind idempotency keys; outbox events',
     routes: [
-      Route.idempotentWrite('POST', '/charges', { keyHeader: idempotencyKey }),
-      Route.idempotentWrite('POST', '/charges/{id}/refund', { keyHeader: idempotencyKey }),
+      Route.idempotentWrite('POST', '/charges', { keyHeader: idempotencyKey, ...internalWrite }),
+      Route.idempotentWrite('POST', '/charges/{id}/refund', { keyHeader: idempotencyKey, ...internalWrite }),
       Route.read('/charges/{id}'),
     ],
     publicRoutes: [],
@@ -123,6 +132,46 @@ export const callGraph: readonly CallEdge[] = [
     routes: ['POST /reservations', 'POST /reservations/{orderId}/commit', 'POST /reservations/{orderId}/release'],
   },
   { from: 'order', to: 'payment', routes: ['POST /charges', 'POST /charges/{id}/refund'] },
+];
+
+/** Calls one handler makes, in order, on one path through it. */
+export interface CallSequence {
+  readonly name: string;
+  readonly calls: readonly { readonly service: ServiceName; readonly route: string }[];
+}
+
+/** A handler that calls other services: which of its paths make which calls in turn (the analyzer sums their budgets). */
+export interface HandlerSpec {
+  readonly service: ServiceName;
+  readonly route: string;
+  readonly sequences: readonly CallSequence[];
+}
+
+const sagaHappyPath = [
+  { service: 'user', route: 'GET|HEAD /users/{id}' },
+  { service: 'product', route: 'POST /reservations' },
+  { service: 'payment', route: 'POST /charges' },
+  { service: 'product', route: 'POST /reservations/{orderId}/commit' },
+] as const;
+
+/** The order saga (apps/order/domain/saga.ts). */
+export const handlers: readonly HandlerSpec[] = [
+  {
+    service: 'order',
+    route: 'POST /orders',
+    sequences: [
+      { name: 'confirm', calls: sagaHappyPath },
+      {
+        // The longest path: every step ran, the commit failed, both compensations follow.
+        name: 'commit fails, compensate',
+        calls: [
+          ...sagaHappyPath,
+          { service: 'product', route: 'POST /reservations/{orderId}/release' },
+          { service: 'payment', route: 'POST /charges/{id}/refund' },
+        ],
+      },
+    ],
+  },
 ];
 
 export const topics: readonly TopicSpec[] = [

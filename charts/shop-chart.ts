@@ -5,7 +5,7 @@ import { MeshedService } from '../constructs/meshed-service.js';
 import { PostgresDatabase } from '../constructs/postgres-database.js';
 import { EdgeGateway } from '../mesh/edge-gateway.js';
 import { NamespaceSecurity } from '../mesh/namespace-security.js';
-import { callGraph, edgeAuth, namespaces, services, topics, type ServiceName } from './platform.js';
+import { callGraph, clientTimeoutMarginMs, edgeAuth, namespaces, services, topics, type ServiceName } from './platform.js';
 
 export interface ShopChartProps extends ChartProps {
   /** Kafka bootstrap address (host:port) the services produce to and consume from. */
@@ -51,6 +51,14 @@ export class ShopChart extends Chart {
       const callee = this.service(edge.to);
       caller.addEnv(`${edge.to.toUpperCase()}_URL`, kplus.EnvValue.fromValue(callee.url));
       callee.allowFrom(caller, callee.routesNamed(edge.routes));
+    }
+
+    // A caller's HTTP client outwaits the longest mesh timeout of the routes it calls: the mesh decides.
+    for (const spec of services) {
+      const called = callGraph.filter((e) => e.from === spec.name).flatMap((e) => this.service(e.to).routesNamed(e.routes));
+      if (called.length === 0) continue;
+      const longest = Math.max(...called.map((r) => r.timeout.toMilliseconds()));
+      this.service(spec.name).addEnv('HTTP_CLIENT_TIMEOUT_MS', kplus.EnvValue.fromValue(String(longest + clientTimeoutMarginMs)));
     }
 
     this.edge = new EdgeGateway(this, 'edge', {

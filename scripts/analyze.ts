@@ -16,53 +16,17 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { EnvReader, readBaseConfig } from '../apps/kit/config.js';
-import { callGraph as platformEdges, services as platformServices, type ServiceName } from '../charts/platform.js';
-import { callGraphFromEnv, callGraphFromJson, withHandlerEdges, type CallGraph, type Handler, type RouteRef } from '../mesh/analysis/resilience-callgraph.js';
+import { callGraph as platformEdges, handlers as platformHandlerSpecs, services as platformServices } from '../charts/platform.js';
+import { callGraphFromEnv, callGraphFromJson, withHandlerEdges, type CallGraph, type Handler } from '../mesh/analysis/resilience-callgraph.js';
 import { buildMeshModel, parseManifestTexts, type MeshModel } from '../mesh/analysis/resilience-model.js';
 import { reportJson, reportText } from '../mesh/analysis/resilience-report.js';
 import { analyzeResilience, type AnalysisResult } from '../mesh/analysis/resilience-rules.js';
 
-const call = (service: ServiceName, route: string): RouteRef => ({ service, route });
-
-/**
- * The order saga's calls in order (apps/order/domain/saga.ts). The platform
- * model lists which routes order calls but not from which handler or in what
- * order, so the sequences are declared here; they belong next to callGraph in
- * charts/platform.ts once the model has a place for them.
- */
-export const platformHandlers: readonly Handler[] = [
-  {
-    service: 'order',
-    route: 'POST /orders',
-    sequences: [
-      {
-        name: 'confirm',
-        calls: [
-          call('user', 'GET|HEAD /users/{id}'),
-          call('product', 'POST /reservations'),
-          call('payment', 'POST /charges'),
-          call('product', 'POST /reservations/{orderId}/commit'),
-        ],
-      },
-      {
-        // The longest path: every step ran, the commit failed, both compensations follow.
-        name: 'commit fails, compensate',
-        calls: [
-          call('user', 'GET|HEAD /users/{id}'),
-          call('product', 'POST /reservations'),
-          call('payment', 'POST /charges'),
-          call('product', 'POST /reservations/{orderId}/commit'),
-          call('product', 'POST /reservations/{orderId}/release'),
-          call('payment', 'POST /charges/{id}/refund'),
-        ],
-      },
-    ],
-  },
-];
+export const platformHandlers: readonly Handler[] = platformHandlerSpecs;
 
 /**
  * meshkit's call graph: public routes and edges from charts/platform.ts, the
- * saga above, and each caller's client timeout as the service kit reads it
+ * handler sequences declared there, and each caller's client timeout as the service kit reads it
  * from the Deployment's env (HTTP_CLIENT_TIMEOUT_MS, else the kit's default).
  */
 export function platformCallGraph(model: MeshModel): CallGraph {
