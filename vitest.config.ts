@@ -1,8 +1,9 @@
 import { defineConfig } from 'vitest/config';
 
-// Two projects: `unit` starts no server (some of its files still provision tools: the
-// Strimzi CRD generator via Maven, the PyPI linters); `integration` runs against the real
-// kube-apiserver, Kafka broker and PostgreSQL that the global setup provisions and starts.
+// Two projects: `unit` starts no server, but needs what `npm run import` needs (Go, Maven,
+// Java 21+ for Strimzi's CRD generator) and the linters test/lint installs (shellcheck,
+// hadolint, yamllint, Checkov); `integration` runs against the real kube-apiserver, Kafka
+// broker and PostgreSQL that the global setup provisions and starts.
 export default defineConfig({
   test: {
     projects: [
