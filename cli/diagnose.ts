@@ -159,9 +159,12 @@ async function describePod(deps: DiagnoseDeps, pod: KubeObject, events: KubeEven
  */
 export async function diagnose(deps: DiagnoseDeps, ref: Ref): Promise<string> {
   const object = await deps.api.get(ref.apiVersion, ref.kind, ref.name, ref.namespace);
-  const lines = [`${describeRef(ref)}: ${readiness(object).detail}`];
+  const detail = readiness(object).detail;
+  const lines = [`${describeRef(ref)}: ${detail}`];
   for (const c of conditionsOf(object)) {
-    if (c.status !== 'True' && c.message) lines.push(`  ${describeCondition(c)}`);
+    // Conditions that explain trouble: a false one with a message, or Strimzi's NotReady/Warning.
+    const troubled = (c.status !== 'True' && c.message) || (c.status === 'True' && /^(NotReady|Warning|Failed|ReplicaFailure)$/.test(c.type));
+    if (troubled && !detail.includes(describeCondition(c))) lines.push(`  ${describeCondition(c)}`);
   }
   const namespace = ref.namespace;
   const events = namespace ? ((await deps.api.list('v1', 'Event', { namespace })) as unknown as KubeEvent[]) : [];

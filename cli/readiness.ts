@@ -54,7 +54,8 @@ type Status = Record<string, number | undefined>;
  * - Deployment: the controller saw the current spec, Available=True and every replica updated and available;
  * - StatefulSet: every replica ready on the current spec;
  * - CustomResourceDefinition: Established=True;
- * - Strimzi resources (kafka.strimzi.io) with conditions: Ready=True for the current generation;
+ * - Strimzi resources (kafka.strimzi.io) with conditions: Ready=True for the current generation (Strimzi says
+ *   NotReady=True with a reason while it is not);
  * - anything else: it exists.
  */
 export function readiness(object: KubeObject | undefined): Readiness {
@@ -82,6 +83,9 @@ export function readiness(object: KubeObject | undefined): Readiness {
   }
   if (group === 'kafka.strimzi.io' && ['Kafka', 'KafkaTopic', 'KafkaUser', 'KafkaConnect', 'KafkaBridge'].includes(object.kind)) {
     const c = condition(object, 'Ready');
+    // Strimzi reports trouble as NotReady=True (with the reason) rather than Ready=False.
+    const notReady = conditionsOf(object).find((x) => x.type === 'NotReady' && x.status === 'True');
+    if (!c && notReady) return { ready: false, detail: describeCondition(notReady) };
     if (!c) return { ready: false, detail: 'no Ready condition yet (the Strimzi operator has not reconciled it)' };
     return { ready: c.status === 'True' && observedCurrent(object), detail: describeCondition(c) };
   }

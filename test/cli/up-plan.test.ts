@@ -7,7 +7,7 @@ import { istioOperatorYaml } from '../../cli/istio.js';
 import { runPlan, type StepResult } from '../../cli/plan.js';
 import { Bringup, type PlatformInputs, type UpOptions } from '../../cli/up.js';
 import { synthPlatform } from '../support/platform.js';
-import { helmRelease, istioObjects, kindKubeconfig, makeWorld, scriptHealthyTools, strimziObjects, type World } from './support/world.js';
+import { halfDoneWorld, helmRelease, istioObjects, kindKubeconfig, makeWorld, scriptHealthyTools, strimziObjects, type World } from './support/world.js';
 
 let inputs: PlatformInputs;
 let objects: KubeObject[];
@@ -195,29 +195,7 @@ describe('make up on a machine without a cluster', () => {
 });
 
 describe('make up on a half-done cluster', () => {
-  /** A cluster where an earlier `make up` got as far as Kafka, with 3 of 5 Secrets. */
-  function halfDone(): World {
-    const w = makeWorld();
-    scriptHealthyTools(w);
-    w.recorder
-      .on('kind get clusters', { stdout: 'meshkit\n' })
-      .on('kind get kubeconfig --name meshkit', { stdout: kindKubeconfig() })
-      .on(`helm list --kubeconfig ${w.dirs.work}/kubeconfig --namespace kafka --filter '^strimzi-cluster-operator$' --output json`, { stdout: helmRelease() });
-    for (const o of [...istioObjects(), ...strimziObjects()]) w.cluster.putReady(o);
-    for (const name of ['prometheus', 'grafana', 'kiali']) {
-      w.cluster.putReady({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name, namespace: 'istio-system' }, spec: { replicas: 1 } });
-    }
-    for (const o of objects.filter((o) => o.kind === 'Namespace' || o.apiVersion.startsWith('kafka.strimzi.io/'))) w.cluster.putReady(o);
-    for (const s of ['user', 'product', 'order']) {
-      w.cluster.put({
-        apiVersion: 'v1',
-        kind: 'Secret',
-        metadata: { name: `${s}-db-credentials`, namespace: 'shop' },
-        data: { password: Buffer.from(`kept-${s}`).toString('base64') },
-      });
-    }
-    return w;
-  }
+  const halfDone = () => halfDoneWorld(objects);
 
   it('skips what is done, finishes the rest, and runs no install command', async () => {
     const w = halfDone();

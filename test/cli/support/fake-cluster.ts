@@ -25,6 +25,22 @@ export function readyStatus(o: KubeObject): Record<string, unknown> | undefined 
   return undefined;
 }
 
+/** Status of a Deployment whose pods never become ready (what the deployment controller reports). */
+export function unreadyStatus(o: KubeObject): Record<string, unknown> | undefined {
+  if (o.kind !== 'Deployment') return undefined;
+  const replicas = (o.spec as { replicas?: number } | undefined)?.replicas ?? 1;
+  return {
+    observedGeneration: (o.metadata.generation as number | undefined) ?? 1,
+    replicas,
+    updatedReplicas: replicas,
+    unavailableReplicas: replicas,
+    conditions: [
+      { type: 'Available', status: 'False', reason: 'MinimumReplicasUnavailable', message: 'Deployment does not have minimum availability.' },
+      { type: 'Progressing', status: 'True', reason: 'ReplicaSetUpdated' },
+    ],
+  };
+}
+
 function deepMerge(target: unknown, patch: unknown): unknown {
   if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) return patch;
   const out: Record<string, unknown> = { ...(typeof target === 'object' && target !== null ? (target as Record<string, unknown>) : {}) };
@@ -69,7 +85,12 @@ export class FakeCluster implements ClusterApi {
   reconcile(): void {
     for (const [k, rounds] of this.pending) {
       const o = this.objects.get(k);
-      if (!o || this.stuck(o)) continue;
+      if (!o) continue;
+      if (this.stuck(o)) {
+        const status = unreadyStatus(o);
+        if (status) this.objects.set(k, { ...o, status });
+        continue;
+      }
       if (rounds > 1) {
         this.pending.set(k, rounds - 1);
         continue;

@@ -194,3 +194,31 @@ export function strimziObjects(): KubeObject[] {
 
 export const helmRelease = (chart = `strimzi-kafka-operator-${versions.strimzi}`) =>
   JSON.stringify([{ name: 'strimzi-cluster-operator', namespace: 'kafka', revision: '1', status: 'deployed', chart, app_version: versions.strimzi }]);
+
+/**
+ * A cluster where an earlier `make up` got as far as Kafka: Istio, the add-ons and Strimzi
+ * installed and ready, namespaces and Kafka resources applied, 3 of 5 database Secrets
+ * (passwords `kept-<service>`), nothing of the shop yet.
+ */
+export function halfDoneWorld(platform: readonly KubeObject[]): World {
+  const w = makeWorld();
+  scriptHealthyTools(w);
+  w.recorder
+    .on('kind get clusters', { stdout: 'meshkit\n' })
+    .on('kind get kubeconfig --name meshkit', { stdout: kindKubeconfig() })
+    .on(`helm list --kubeconfig ${w.dirs.work}/kubeconfig --namespace kafka --filter '^strimzi-cluster-operator$' --output json`, { stdout: helmRelease() });
+  for (const o of [...istioObjects(), ...strimziObjects()]) w.cluster.putReady(o);
+  for (const name of ['prometheus', 'grafana', 'kiali']) {
+    w.cluster.putReady({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name, namespace: 'istio-system' }, spec: { replicas: 1 } });
+  }
+  for (const o of platform.filter((o) => o.kind === 'Namespace' || o.apiVersion.startsWith('kafka.strimzi.io/'))) w.cluster.putReady(o);
+  for (const s of ['user', 'product', 'order']) {
+    w.cluster.put({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: `${s}-db-credentials`, namespace: 'shop' },
+      data: { password: Buffer.from(`kept-${s}`).toString('base64') },
+    });
+  }
+  return w;
+}
