@@ -1,5 +1,6 @@
 import { Duration } from 'cdk8s';
 import { Retry } from '../mesh/retry.js';
+import type { Handler } from '../mesh/analysis/resilience-callgraph.js';
 import { Route } from '../mesh/route.js';
 
 /**
@@ -134,18 +135,8 @@ export const callGraph: readonly CallEdge[] = [
   { from: 'order', to: 'payment', routes: ['POST /charges', 'POST /charges/{id}/refund'] },
 ];
 
-/** Calls one handler makes, in order, on one path through it. */
-export interface CallSequence {
-  readonly name: string;
-  readonly calls: readonly { readonly service: ServiceName; readonly route: string }[];
-}
-
-/** A handler that calls other services: which of its paths make which calls in turn (the analyzer sums their budgets). */
-export interface HandlerSpec {
-  readonly service: ServiceName;
-  readonly route: string;
-  readonly sequences: readonly CallSequence[];
-}
+/** A handler that calls other services, with its call sequences (the analyzer sums their budgets). */
+export type HandlerSpec = Handler<ServiceName>;
 
 const sagaHappyPath = [
   { service: 'user', route: 'GET|HEAD /users/{id}' },

@@ -9,8 +9,9 @@ import type { MeshModel, ServiceHost } from './resilience-model.js';
 import { resolveHost } from './resilience-model.js';
 
 /** One operation of a service, by its route description: "POST /charges", "GET|HEAD /users/{id}". */
-export interface RouteRef {
-  readonly service: string;
+/** An operation of a service: "POST /charges" of payment. `S` narrows service names for a typed model. */
+export interface RouteRef<S extends string = string> {
+  readonly service: S;
   readonly route: string;
 }
 
@@ -24,15 +25,16 @@ export interface CallEdge {
 }
 
 /** The calls one handler makes, in order. Several sequences describe alternative paths (success, compensation). */
-export interface CallSequence {
+export interface CallSequence<S extends string = string> {
   readonly name: string;
-  readonly calls: readonly RouteRef[];
+  readonly calls: readonly RouteRef<S>[];
 }
 
-export interface Handler {
-  readonly service: string;
+/** A handler that calls other services: which of its paths make which calls in turn. */
+export interface Handler<S extends string = string> {
+  readonly service: S;
   readonly route: string;
-  readonly sequences: readonly CallSequence[];
+  readonly sequences: readonly CallSequence<S>[];
 }
 
 export interface CallGraph {
