@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { services } from '../../charts/platform.js';
+import { edgeAuth, services } from '../../charts/platform.js';
 import type { AnyRoute, ServiceContext, ServiceDefinition } from '../../apps/kit/index.js';
 import { notificationService } from '../../apps/notification/app.js';
 import { orderService } from '../../apps/order/app.js';
@@ -7,7 +7,7 @@ import { paymentService } from '../../apps/payment/app.js';
 import { productService } from '../../apps/product/app.js';
 import { userService } from '../../apps/user/app.js';
 import { pino } from 'pino';
-import { HttpMetrics } from '../../apps/kit/index.js';
+import { HttpMetrics, loadConfig, USER_ID_HEADER } from '../../apps/kit/index.js';
 
 /** Builds a service's routes without a database or network, to compare them with the platform model. */
 async function routesOf(definition: ServiceDefinition<never>): Promise<string[]> {
@@ -42,4 +42,17 @@ describe('API contract with charts/platform.ts', () => {
       expect(await routesOf(apps[spec.name] as ServiceDefinition<never>)).toEqual(declared);
     });
   }
+});
+
+describe('edge authentication contract with charts/platform.ts', () => {
+  it('reads the user id from the header the gateway writes the JWT subject into', () => {
+    expect(USER_ID_HEADER).toBe(edgeAuth.userIdHeader);
+  });
+
+  it('issues tokens for the issuer and audience the RequestAuthentication accepts, and serves the JWKS where it looks', async () => {
+    const { settings } = loadConfig(userService, {});
+    expect(settings.issuer).toBe(edgeAuth.issuer);
+    expect(edgeAuth.audiences).toContain(settings.audience);
+    expect(await routesOf(userService as ServiceDefinition<never>)).toContain(`GET|HEAD ${edgeAuth.jwksPath}`);
+  });
 });
