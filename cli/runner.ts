@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { constants } from 'node:os';
 
 /** What a finished command left behind. `code` 127 means the executable was not found. */
 export interface CommandResult {
@@ -72,6 +73,12 @@ export function indent(text: string, prefix: string): string {
     .join('\n');
 }
 
+/** A shell's convention: a process killed by a signal exits with 128 + the signal number (143 for SIGTERM). */
+function exitCode(code: number | null, signal: NodeJS.Signals | null): number {
+  if (code !== null) return code;
+  return signal ? 128 + (constants.signals[signal] ?? 0) : 1;
+}
+
 // Keep only the tail of chatty commands (docker build) in memory.
 const maxCaptured = 256 * 1024;
 const capped = (text: string) => (text.length > maxCaptured ? text.slice(-maxCaptured) : text);
@@ -100,9 +107,9 @@ export class ProcessRunner implements CommandRunner {
         const code = error.code === 'ENOENT' ? 127 : 1;
         resolve({ code, stdout, stderr: code === 127 ? `${command}: command not found` : error.message });
       });
-      child.on('close', (code) => {
+      child.on('close', (code, signal) => {
         clearTimeout(timer);
-        resolve({ code: timedOut ? 124 : (code ?? 1), stdout, stderr: timedOut ? `${stderr}\n(killed after ${options.timeoutMs} ms)` : stderr });
+        resolve({ code: timedOut ? 124 : exitCode(code, signal), stdout, stderr: timedOut ? `${stderr}\n(killed after ${options.timeoutMs} ms)` : stderr });
       });
       child.stdin.on('error', () => undefined); // a command that exits without reading its input is not our failure
       child.stdin.end(options.input);
@@ -117,7 +124,7 @@ export class ProcessRunner implements CommandRunner {
     child.stderr.on('data', (chunk: Buffer) => (stderr = capped(stderr + chunk.toString('utf8'))));
     const exited = new Promise<CommandResult>((resolve) => {
       child.on('error', (error: NodeJS.ErrnoException) => resolve({ code: error.code === 'ENOENT' ? 127 : 1, stdout, stderr: error.message }));
-      child.on('close', (code) => resolve({ code: code ?? 0, stdout, stderr }));
+      child.on('close', (code, signal) => resolve({ code: exitCode(code, signal), stdout, stderr }));
     });
     return { commandLine: formatCommand(command, args), exited, stop: () => child.kill('SIGTERM') };
   }
