@@ -505,13 +505,16 @@ const table = (header: readonly string[], rows: readonly (readonly (string | num
   [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
 const sumDescriptions = (routes: readonly string[]) => routes.map((r) => r.replace('GET|HEAD', 'GET')).join(', ');
 
-/** The service decomposition as a Mermaid flowchart (checked by test/docs with Mermaid's own parser). */
+/**
+ * The service decomposition as a Mermaid flowchart (checked by test/docs with Mermaid's own
+ * parser). Plain-text labels: no HTML, which renderers sanitize differently.
+ */
 export function decompositionDiagram(objects: readonly K8sObject[]): string {
-  const lines = ['flowchart LR', '  client(["client"])', `  gateway["istio-ingressgateway<br/>(verifies JWTs)"]`, '  client -->|"HTTP :8080"| gateway'];
+  const lines = ['flowchart LR', '  client(["client"])', `  gateway["istio-ingressgateway (verifies JWTs)"]`, '  client -->|"HTTP :8080"| gateway'];
   lines.push(`  subgraph ns_shop["namespace ${namespaces.shop} (sidecars, STRICT mTLS)"]`);
   for (const s of services) {
-    lines.push(`    ${mermaidId(s.name)}["${s.name}<br/>${s.replicas} replica${s.replicas === 1 ? '' : 's'}"]`);
-    lines.push(`    ${mermaidId(`${s.name}-db`)}[("${s.name}-db<br/>PostgreSQL")]`);
+    lines.push(`    ${mermaidId(s.name)}["${s.name} (${s.replicas} replica${s.replicas === 1 ? '' : 's'})"]`);
+    lines.push(`    ${mermaidId(`${s.name}-db`)}[("${s.name}-db (PostgreSQL)")]`);
   }
   lines.push('  end');
   lines.push(`  subgraph ns_kafka["namespace ${namespaces.kafka} (no sidecars)"]`);
@@ -519,7 +522,7 @@ export function decompositionDiagram(objects: readonly K8sObject[]): string {
   for (const t of topics) {
     const topic = kafkaTopics.find((o) => (o.spec?.topicName ?? o.metadata.name) === t.name);
     const partitions = topic?.spec?.partitions ?? t.partitions;
-    lines.push(`    ${mermaidId(`topic-${t.name}`)}{{"${t.name}<br/>${partitions} partition${partitions === 1 ? '' : 's'}"}}`);
+    lines.push(`    ${mermaidId(`topic-${t.name}`)}{{"${t.name} (${partitions} partition${partitions === 1 ? '' : 's'})"}}`);
   }
   lines.push('  end');
   for (const s of services) {
