@@ -192,7 +192,7 @@ describe('Istio', () => {
         code: 1,
         stderr: 'Istiod encountered an error: failed to wait for resource: resources not ready after 5m0s: context deadline exceeded\n',
       });
-    w.cluster.put({ ...istioObjects()[0]!, spec: { ...istioObjects()[0]!.spec, selector: { matchLabels: { app: 'istiod' } } } });
+    w.cluster.put({ ...istioObjects()[0]!, spec: { ...(istioObjects()[0]!.spec as object), selector: { matchLabels: { app: 'istiod' } } } });
     w.cluster.put({
       apiVersion: 'v1',
       kind: 'Pod',
