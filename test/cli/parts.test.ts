@@ -186,12 +186,10 @@ describe('Istio', () => {
 
   it('install failures come with a diagnosis of istiod and the gateway', async () => {
     const w = makeWorld();
-    w.recorder
-      .on('kind get kubeconfig --name meshkit', { stdout: kindKubeconfig() })
-      .on(/istioctl install /, {
-        code: 1,
-        stderr: 'Istiod encountered an error: failed to wait for resource: resources not ready after 5m0s: context deadline exceeded\n',
-      });
+    w.recorder.on('kind get kubeconfig --name meshkit', { stdout: kindKubeconfig() }).on(/istioctl install /, {
+      code: 1,
+      stderr: 'Istiod encountered an error: failed to wait for resource: resources not ready after 5m0s: context deadline exceeded\n',
+    });
     w.cluster.put({ ...istioObjects()[0]!, spec: { ...(istioObjects()[0]!.spec as object), selector: { matchLabels: { app: 'istiod' } } } });
     w.cluster.put({
       apiVersion: 'v1',
