@@ -121,6 +121,7 @@ export class ResiliencePolicy extends Construct {
               http1MaxPendingRequests: this.connectionPool.maxPendingRequests,
               http2MaxRequests: this.connectionPool.maxRequests,
               maxRetries: this.connectionPool.maxRetries,
+              idleTimeout: istioDuration(this.connectionPool.idleTimeout),
             },
           },
           outlierDetection: {

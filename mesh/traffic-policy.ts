@@ -54,6 +54,13 @@ export interface ConnectionPoolOptions {
    * @default 16
    */
   readonly maxRetries?: number;
+  /**
+   * Idle time after which Envoy closes an upstream connection (`http.idleTimeout`). Keep it
+   * below the app's keep-alive timeout (65s in the service kit), so Envoy never sends on a
+   * connection the app is closing.
+   * @default Duration.seconds(30)
+   */
+  readonly idleTimeout?: Duration;
 }
 
 /** Retry budget (https://istio.io/latest/docs/reference/config/networking/destination-rule/#TrafficPolicy-RetryBudget). */
@@ -103,6 +110,7 @@ export interface ResolvedConnectionPool {
   readonly maxPendingRequests: number;
   readonly maxRequests: number;
   readonly maxRetries: number;
+  readonly idleTimeout: Duration;
 }
 
 export function resolveConnectionPool(options: ConnectionPoolOptions): ResolvedConnectionPool {
@@ -112,6 +120,7 @@ export function resolveConnectionPool(options: ConnectionPoolOptions): ResolvedC
     maxPendingRequests: options.maxPendingRequests ?? 32,
     maxRequests: options.maxRequests ?? 128,
     maxRetries: options.maxRetries ?? 16,
+    idleTimeout: options.idleTimeout ?? Duration.seconds(30),
   };
 }
 
