@@ -36,3 +36,35 @@ test: imports ## every test: lint, unit, manifests on a real kube-apiserver, ser
 	$(MAKE) --no-print-directory lint
 	$(MAKE) --no-print-directory build
 	npm test
+
+# ---------------------------------------------------------------------------------------------
+# Local cluster on kind, driven by the bring-up CLI in cli/ (see cli/README.md). Docker, kind,
+# kubectl, helm and the Istio release (istioctl + samples/addons, found via ISTIO_HOME) are the
+# user's own; these targets download none of them. Every target is safe to re-run.
+MESHKIT_CLI := node_modules/.bin/tsx cli/main.ts
+
+.PHONY: doctor up down status images apply dashboards smoke
+
+doctor: install ## check docker, kind, kubectl, istioctl, helm, memory and ports for `make up`
+	$(MESHKIT_CLI) doctor
+
+up: synth ## kind cluster + Istio + add-ons + Strimzi + Kafka + the shop; converges (SKIP_IMAGES=1 reuses images)
+	$(MESHKIT_CLI) up $(if $(SKIP_IMAGES),--skip-images)
+
+down: install ## delete the kind cluster
+	$(MESHKIT_CLI) down
+
+status: synth ## what is in place and what `make up` would still do
+	$(MESHKIT_CLI) status
+
+images: imports ## build the service images, load them into kind, restart what changed
+	$(MESHKIT_CLI) images
+
+apply: synth ## re-apply dist/ and the database Secrets to the running cluster, wait until ready
+	$(MESHKIT_CLI) apply
+
+dashboards: imports ## port-forward Kiali (:20001/kiali), Grafana (:3000), Prometheus (:9090)
+	$(MESHKIT_CLI) dashboards
+
+smoke: install ## register, log in, order and see the notification through http://localhost:8080
+	$(MESHKIT_CLI) smoke

@@ -2,12 +2,14 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connectionFromKubeconfig, type ClusterApi } from './cluster-api.js';
 import { settings, type Context } from './context.js';
-import { mustRun, type CommandRunner } from './runner.js';
+import { CommandError, mustRun, type CommandRunner } from './runner.js';
 
 /** True when `kind get clusters` lists the meshkit cluster. */
 export async function clusterExists(runner: CommandRunner): Promise<boolean> {
-  const out = await mustRun(runner, 'kind', ['get', 'clusters'], { fix: 'check that Docker runs (`docker info`)' });
-  return out.split('\n').some((line) => line.trim() === settings.clusterName);
+  const result = await runner.run('kind', ['get', 'clusters']);
+  if (result.code === 127) throw new Error('kind is not installed (not found on PATH): `make doctor` says what to install');
+  if (result.code !== 0) throw new CommandError('kind get clusters', result, 'check that Docker runs (`docker info`); `make doctor` checks everything');
+  return result.stdout.split('\n').some((line) => line.trim() === settings.clusterName);
 }
 
 export function createClusterArgs(ctx: Pick<Context, 'repoRoot' | 'timeouts'>): string[] {
