@@ -91,6 +91,10 @@ describe('a bring-up that times out explains why', () => {
     expect(results.map((r) => `${r.id}:${r.outcome}`).slice(-2)).toEqual(['databases:ran', 'services:failed']);
     expect(results.find((r) => r.id === 'services')?.detail).toBe('timed out after 5m00s waiting for the services: 2 of 5 not ready');
     expect(w.recorder.calls).toContain(logs);
+    // A long wait says what it is waiting for every 30 s.
+    expect(w.output).toContain(
+      '  … 30.0s: waiting for Deployment shop/order (0/2 available, 2 updated, Available=False (MinimumReplicasUnavailable: Deployment does not have minimum availability.)), Deployment shop/payment (0/2 available, 2 updated, Available=False (MinimumReplicasUnavailable: Deployment does not have minimum availability.))',
+    );
     expect(w.recorder.unscripted).toEqual([]);
     const report = w.output.join('\n');
     expect(report).toContain(

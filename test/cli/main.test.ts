@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { KubeObject } from '../../cli/cluster-api.js';
 import { main, usage, type MainDeps } from '../../cli/main.js';
-import { kindKubeconfig, makeWorld, type World } from './support/world.js';
+import { synthPlatform } from '../support/platform.js';
+import { halfDoneWorld, kindKubeconfig, makeWorld, type World } from './support/world.js';
 
 function deps(w: World, interrupted: Promise<void> = new Promise(() => undefined)): MainDeps {
   return { ctx: w.ctx, inputs: async () => ({ objects: () => [], secrets: () => [] }), interrupted: () => interrupted };
@@ -36,6 +37,42 @@ describe('the CLI entry point', () => {
     w.recorder.on('kind get clusters', { stdout: '' });
     expect(await main(['status'], deps(w))).toBe(1);
     expect(w.output).toEqual(['meshkit status: kind cluster "meshkit"', '  pending  cluster      not created: `make up` creates it']);
+  });
+
+  it('make status lists every step as done or pending with what it found, and exits 1 while something is pending', async () => {
+    const { objects, platform } = synthPlatform();
+    const w = halfDoneWorld(objects as KubeObject[]);
+    const code = await main(['status'], {
+      ...deps(w),
+      inputs: async () => ({ objects: () => objects as KubeObject[], secrets: () => platform.requiredSecrets }),
+    });
+    expect(code).toBe(1);
+    const shop = objects.filter((o) => o.kind !== 'Namespace' && !o.apiVersion.startsWith('kafka.strimzi.io/')).length;
+    expect(w.output).toEqual([
+      'meshkit status: kind cluster "meshkit"',
+      '  done     cluster      cluster meshkit exists',
+      '  done     namespaces   all 2 objects exist',
+      '  pending  secrets      2 of 5 Secrets missing: shop/payment-db-credentials, shop/notification-db-credentials',
+      '  done     istio        Istio 1.30.8 ready, ingress gateway on NodePort 30080/30443',
+      '  done     addons       prometheus, grafana, kiali ready',
+      '  done     strimzi      strimzi-kafka-operator-1.2.0 deployed, operator ready, CRDs Established',
+      '  done     kafka        4 Kafka resources ready',
+      `  pending  shop         ${shop} of ${shop} objects missing`,
+      '  pending  databases    5 of 5 databases not ready: user-db (does not exist), product-db (does not exist), order-db (does not exist), payment-db (does not exist), notification-db (does not exist)',
+      '  pending  services     5 of 5 services not ready: user (does not exist), product (does not exist), order (does not exist), payment (does not exist), notification (does not exist)',
+      '4 pending: `make up` converges them',
+    ]);
+    // Looking changes nothing.
+    expect(w.cluster.applied).toEqual([]);
+    expect(w.cluster.createdSecrets).toEqual([]);
+  });
+
+  it('make apply refuses to run without a cluster and points to make up', async () => {
+    const w = makeWorld();
+    w.recorder.on('kind get clusters', { stdout: '' });
+    expect(await main(['apply'], deps(w))).toBe(1);
+    expect(w.output).toContain('    the kind cluster meshkit does not exist: `make up` creates it');
+    expect(w.recorder.calls).toEqual(['kind get clusters']);
   });
 
   it('make dashboards port-forwards Kiali, Grafana and Prometheus until Ctrl-C, then stops all three', async () => {
