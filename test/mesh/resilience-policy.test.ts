@@ -61,7 +61,10 @@ describe('ResiliencePolicy', () => {
       host: 'payment.shop.svc.cluster.local',
       subsets: [{ name: 'v1', labels: { version: 'v1' } }],
       trafficPolicy: {
-        connectionPool: { tcp: { maxConnections: 100, connectTimeout: '0.5s' }, http: { http1MaxPendingRequests: 32, http2MaxRequests: 128, maxRetries: 16, idleTimeout: '30s' } },
+        connectionPool: {
+          tcp: { maxConnections: 100, connectTimeout: '0.5s' },
+          http: { http1MaxPendingRequests: 32, http2MaxRequests: 128, maxRetries: 16, idleTimeout: '30s' },
+        },
         outlierDetection: { consecutive5xxErrors: 3, interval: '5s', baseEjectionTime: '30s', maxEjectionPercent: 50 },
         retryBudget: { percent: 20, minRetryConcurrency: 3 },
       },
