@@ -6,7 +6,7 @@ import { freemem } from 'node:os';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { repoRoot } from '../test/harness/cache.js';
+import { cacheRoot, repoRoot } from '../test/harness/cache.js';
 import { KubeClient } from '../test/harness/kube-client.js';
 import { kubeClusterApi } from './cluster-api.js';
 import { defaultTimeouts, settings, type Context } from './context.js';
@@ -47,7 +47,8 @@ export function realContext(): Context {
     connect: (connection) => kubeClusterApi(new KubeClient(connection)),
     print: (line) => console.log(line),
     repoRoot,
-    workDir: join(repoRoot, '.cache', 'cli'),
+    // The git-ignored cache (MESHKIT_CACHE moves it): the kind kubeconfig holds a client key.
+    workDir: join(cacheRoot, 'cli'),
     env: process.env,
     timeouts: defaultTimeouts,
     now: () => Date.now(),

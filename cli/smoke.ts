@@ -13,8 +13,10 @@ type Json = Record<string, unknown>;
 
 /**
  * The shop's public API as the smoke test drives it: routes from charts/platform.ts,
- * bodies from apps/<service>/routes. Everything the smoke test assumes about the API is
- * in this object; adjust it here when a route or a shape changes.
+ * bodies and answers from apps/user/routes (users, sessions), apps/product/routes/products.ts,
+ * apps/order/routes/orders.ts (201 settled, 202 compensating, 200 repeat) and
+ * apps/notification/routes/notifications.ts. Everything the smoke test assumes about the API
+ * is in this object; adjust it here when a route or a shape changes.
  */
 export const smokeApi = {
   register: (email: string, password: string): ApiCall => ({ method: 'POST', path: '/users', body: { email, password, name: 'Smoke Test' }, expect: [201] }),

@@ -127,6 +127,7 @@ export class Bringup {
     return inPhase(this.inputs.objects(), phase);
   }
 
+  /** Server-side applies in dependency order; `timeoutMs` bounds the wait for any CRDs among the objects. */
   private async apply(objects: readonly KubeObject[], timeoutMs: number): Promise<string> {
     return summarize(await applyObjects(this.ctx, await this.deps(), objects, { timeoutMs }));
   }
@@ -184,7 +185,7 @@ export class Bringup {
         title: 'namespaces',
         alwaysRun: true,
         probe: async () => allExist(await this.open(), this.phase('namespaces')),
-        run: () => this.apply(this.phase('namespaces'), t.istioMs),
+        run: () => this.apply(this.phase('namespaces'), t.servicesMs),
       },
       secrets: {
         id: 'secrets',
