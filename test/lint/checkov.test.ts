@@ -32,7 +32,8 @@ describe('Checkov over the synthesized platform', () => {
     } finally {
       rmSync(outdir, { recursive: true, force: true });
     }
-  });
+    // A first run pip-installs Checkov into the cache.
+  }, 300_000);
 
   it('explains every skipped check in the README', () => {
     const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');

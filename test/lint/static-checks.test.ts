@@ -21,37 +21,52 @@ function check(command: string, args: string[]) {
   return { status: result.status, output: `${result.stdout}${result.stderr}`.trim() };
 }
 
+/** A first run may install the tool (apt for shellcheck, pip for the PyPI linters). */
+const PROVISION_TIMEOUT_MS = 300_000;
+
 const isShell = (path: string) =>
   path.endsWith('.sh') || relative(repoRoot, path) === '.ci/run' || readFileSync(path, 'utf8').startsWith('#!/usr/bin/env bash');
 
 describe('checks of what cannot run here', () => {
-  it('every shell script passes shellcheck', () => {
-    const shellcheck = requireTool({
-      component: 'shellcheck',
-      command: 'shellcheck',
-      aptPackages: ['shellcheck'],
-      fix: 'install shellcheck (Debian: apt-get install shellcheck)',
-    });
-    const scripts = repoFiles((p) => !p.endsWith('.ts') && !p.endsWith('.md') && !p.endsWith('.json') && isShell(p));
-    expect(scripts.map((s) => relative(repoRoot, s))).toContain('.ci/run');
-    const result = check(shellcheck, ['--severity=style', ...scripts]);
-    expect(result.output).toBe('');
-    expect(result.status).toBe(0);
-  });
+  it(
+    'every shell script passes shellcheck',
+    () => {
+      const shellcheck = requireTool({
+        component: 'shellcheck',
+        command: 'shellcheck',
+        aptPackages: ['shellcheck'],
+        fix: 'install shellcheck (Debian: apt-get install shellcheck)',
+      });
+      const scripts = repoFiles((p) => !p.endsWith('.ts') && !p.endsWith('.md') && !p.endsWith('.json') && isShell(p));
+      expect(scripts.map((s) => relative(repoRoot, s))).toContain('.ci/run');
+      const result = check(shellcheck, ['--severity=style', ...scripts]);
+      expect(result.output).toBe('');
+      expect(result.status).toBe(0);
+    },
+    PROVISION_TIMEOUT_MS,
+  );
 
-  it('every Dockerfile passes hadolint', () => {
-    const dockerfiles = repoFiles((p) => /(^|\/)Dockerfile(\.[\w-]+)?$/.test(p));
-    expect(dockerfiles.length).toBeGreaterThan(0);
-    const result = check(ensurePythonTool('hadolint'), ['--failure-threshold', 'style', ...dockerfiles]);
-    expect(result.output).toBe('');
-    expect(result.status).toBe(0);
-  });
+  it(
+    'every Dockerfile passes hadolint',
+    () => {
+      const dockerfiles = repoFiles((p) => /(^|\/)Dockerfile(\.[\w-]+)?$/.test(p));
+      expect(dockerfiles.length).toBeGreaterThan(0);
+      const result = check(ensurePythonTool('hadolint'), ['--failure-threshold', 'style', ...dockerfiles]);
+      expect(result.output).toBe('');
+      expect(result.status).toBe(0);
+    },
+    PROVISION_TIMEOUT_MS,
+  );
 
-  it('the repository YAML passes yamllint', () => {
-    const files = repoFiles((p) => /\.ya?ml$/.test(p) && !p.includes('/test/harness/kafka/'));
-    expect(files.map((f) => relative(repoRoot, f))).toEqual(expect.arrayContaining(['kind-config.yaml', 'cdk8s.yaml']));
-    const result = check(ensurePythonTool('yamllint'), ['--strict', '-c', join(repoRoot, '.yamllint.yaml'), ...files]);
-    expect(result.output).toBe('');
-    expect(result.status).toBe(0);
-  });
+  it(
+    'the repository YAML passes yamllint',
+    () => {
+      const files = repoFiles((p) => /\.ya?ml$/.test(p) && !p.includes('/test/harness/kafka/'));
+      expect(files.map((f) => relative(repoRoot, f))).toEqual(expect.arrayContaining(['kind-config.yaml', 'cdk8s.yaml']));
+      const result = check(ensurePythonTool('yamllint'), ['--strict', '-c', join(repoRoot, '.yamllint.yaml'), ...files]);
+      expect(result.output).toBe('');
+      expect(result.status).toBe(0);
+    },
+    PROVISION_TIMEOUT_MS,
+  );
 });
