@@ -68,3 +68,10 @@ dashboards: imports ## port-forward Kiali (:20001/kiali), Grafana (:3000), Prome
 
 smoke: install ## register, log in, order and see the notification through http://localhost:8080
 	$(MESHKIT_CLI) smoke
+
+# ---------------------------------------------------------------------------------------------
+# The whole shop as local processes (apps/local-shop.ts, scripts/dev.ts): no Docker, no cluster.
+.PHONY: dev
+
+dev: install ## the shop as local processes behind a local edge on :8080 (PGlite; KAFKA_BROKERS, DATABASE_URL_<SERVICE>, EDGE_PORT optional)
+	node_modules/.bin/tsx scripts/dev.ts
