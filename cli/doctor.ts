@@ -183,7 +183,8 @@ export async function runDoctor(ctx: Deps): Promise<Check[]> {
   );
 
   // With the cluster up, 8080/8443 are ours and memory is already spent; only a fresh start needs them.
-  const running = checks.find((c) => c.name === 'kind')?.verdict === 'ok' && (await clusterExists(ctx.runner));
+  // Without a Docker daemon `kind get clusters` fails too; the docker check already says so.
+  const running = checks.find((c) => c.name === 'kind')?.verdict === 'ok' && (await clusterExists(ctx.runner).catch(() => false));
   if (running) {
     checks.push({ name: 'ports', verdict: 'ok', found: `cluster ${settings.clusterName} is running and holds 127.0.0.1:8080 and :8443` });
   } else {
