@@ -79,19 +79,27 @@ export class WorkloadAccess extends Construct {
       spec: { selector: { matchLabels: { ...props.workload.podLabels } }, action: AuthorizationPolicySpecAction.ALLOW, rules },
     });
     this.rules = rules;
-    const ingress: kplus.k8s.NetworkPolicyIngressRule[] = [];
-    const egress: kplus.k8s.NetworkPolicyEgressRule[] = [];
+    const ingress = this.ingressRules;
+    const egress = this.egressRules;
     this.networkPolicy = new kplus.k8s.KubeNetworkPolicy(this, 'NetworkPolicy', {
       metadata,
-      spec: { podSelector: { matchLabels: { ...props.workload.podLabels } }, policyTypes: ['Ingress', 'Egress'], ingress, egress },
+      spec: {
+        podSelector: { matchLabels: { ...props.workload.podLabels } },
+        policyTypes: ['Ingress', 'Egress'],
+        // Read at synthesis; an empty list is left out, as the API server stores it, so re-applying changes nothing.
+        get ingress() {
+          return ingress.length > 0 ? ingress : undefined;
+        },
+        get egress() {
+          return egress.length > 0 ? egress : undefined;
+        },
+      },
     });
-    this.ingressRules = ingress;
-    this.egressRules = egress;
   }
 
   private readonly rules: AuthorizationPolicySpecRules[];
-  private readonly ingressRules: kplus.k8s.NetworkPolicyIngressRule[];
-  private readonly egressRules: kplus.k8s.NetworkPolicyEgressRule[];
+  private readonly ingressRules: kplus.k8s.NetworkPolicyIngressRule[] = [];
+  private readonly egressRules: kplus.k8s.NetworkPolicyEgressRule[] = [];
 
   /** Lets `grant.from` in on `grant.port`, limited to `grant.routes` when given. */
   allow(grant: AccessGrant): void {
@@ -103,27 +111,37 @@ export class WorkloadAccess extends Construct {
       from: [{ source: { principals: [grant.from.principal], ...(grant.jwtIssuer && { requestPrincipals: [`${grant.jwtIssuer}/*`] }) } }],
       to: operations(grant.port, grant.routes, this.declaredRoutes),
     });
-    this.ingressRules.push({
-      from: [peerSelector(grant.from, this.workload.namespace)],
-      ports: [{ port: kplus.k8s.IntOrString.fromNumber(grant.port), protocol: 'TCP' }],
-    });
+    this.allowIngress(grant.from, grant.port);
   }
 
   /** Lets anyone reach these routes over plain HTTP on `port` (e.g. a public JWKS document istiod fetches). */
   allowAnyone(port: number, routes: readonly Route[], from: AccessPeer): void {
     this.grants.push({ from, port, routes });
     this.rules.push({ to: operations(port, routes, this.declaredRoutes) });
-    this.ingressRules.push({ from: [peerSelector(from, this.workload.namespace)], ports: [{ port: kplus.k8s.IntOrString.fromNumber(port), protocol: 'TCP' }] });
+    this.allowIngress(from, port);
+  }
+
+  /** One NetworkPolicy ingress rule per peer and port, however many grants share them. */
+  private allowIngress(from: AccessPeer, port: number): void {
+    addOnce(this.ingressRules, {
+      from: [peerSelector(from, this.workload.namespace)],
+      ports: [{ port: kplus.k8s.IntOrString.fromNumber(port), protocol: 'TCP' }],
+    });
   }
 
   /** Lets the workload's pods open connections to `grant.to` on the given ports. */
   allowEgress(grant: EgressGrant): void {
     this.egress.push(grant);
-    this.egressRules.push({
+    addOnce(this.egressRules, {
       to: [peerSelector(grant.to, this.workload.namespace)],
       ports: grant.ports.map((p) => ({ port: kplus.k8s.IntOrString.fromNumber(p.port), protocol: p.protocol ?? 'TCP' })),
     });
   }
+}
+
+function addOnce<T>(list: T[], item: T): void {
+  const key = JSON.stringify(item);
+  if (!list.some((existing) => JSON.stringify(existing) === key)) list.push(item);
 }
 
 /**
