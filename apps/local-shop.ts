@@ -343,7 +343,7 @@ class ServiceProcess implements LocalService {
         await this.kill('SIGKILL').catch(() => undefined);
         throw error;
       }
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await new Promise((resolve) => setTimeout(resolve, 50));
     }
     this.startupMs = Math.round(performance.now() - began);
   }
@@ -696,9 +696,8 @@ export async function startLocalEdge(options: LocalEdgeOptions): Promise<LocalEd
     const url = new URL(req.url ?? '/', 'http://edge.local');
     const method = req.method ?? 'GET';
     let userId: string | undefined;
-    const authorization = req.headers.authorization;
-    const token = authorization?.match(/^Bearer\s+(\S+)$/i)?.[1];
-    if (authorization !== undefined && token === undefined) return reply(res, 401, 'Jwt is missing or malformed in the Authorization header');
+    // As Envoy's jwt_authn: a token is an `Authorization: Bearer` header; any other scheme is no token.
+    const token = /^Bearer\s+(.*)$/i.exec(req.headers.authorization ?? '')?.[1]?.trim();
     if (token !== undefined) {
       try {
         userId = await verify(token);
@@ -712,7 +711,8 @@ export async function startLocalEdge(options: LocalEdgeOptions): Promise<LocalEd
 
     const headers: IncomingHttpHeaders = {};
     for (const [name, value] of Object.entries(req.headers)) {
-      if (!HOP_BY_HOP.has(name) && name !== 'authorization' && name !== edgeAuth.userIdHeader && name !== 'host') headers[name] = value;
+      if (HOP_BY_HOP.has(name) || name === edgeAuth.userIdHeader || name === 'host' || (name === 'authorization' && token !== undefined)) continue;
+      headers[name] = value;
     }
     if (userId !== undefined) headers[edgeAuth.userIdHeader] = userId;
     headers['x-request-id'] ??= randomUUID();
