@@ -1,0 +1,199 @@
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
+import { describe, expect, inject, it } from 'vitest';
+import { buildPlatform } from '../../charts/platform-app.js';
+import type { ServiceName } from '../../charts/platform.js';
+import { platformEnv, SERVICE_NAMES, startLocalShop } from '../../apps/local-shop.js';
+import { createDatabase } from '../harness/postgres.js';
+import { request } from './support.js';
+
+// How the launcher wires, fails and is driven by `make dev` (scripts/dev.ts).
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const { url: postgresUrl } = inject('postgres');
+const run = randomUUID().replaceAll('-', '').slice(0, 10);
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Collects the pids the launcher reports in its log lines (`[local-shop] <name> runs as pid <n>`). */
+function pidRecorder() {
+  const pids = new Map<ServiceName, number[]>();
+  return {
+    pids,
+    onLog: (service: ServiceName, line: string) => {
+      const pid = /^\[local-shop\] \w+ runs as pid (\d+)$/.exec(line)?.[1];
+      if (pid) pids.set(service, [...(pids.get(service) ?? []), Number(pid)]);
+    },
+  };
+}
+
+describe('wiring', () => {
+  it('gives each service exactly the environment the synthesized chart gives its pods (ports and database aside)', () => {
+    const { shop, kafka } = buildPlatform();
+    const urls = Object.fromEntries(SERVICE_NAMES.map((name) => [name, shop.service(name).url])) as Record<ServiceName, string>;
+    const launcherOwned = new Set(['PORT', 'ADMIN_PORT', 'DATABASE_URL', 'DATABASE_USER', 'DATABASE_PASSWORD']);
+    const manifests = shop.toJson() as Array<{
+      kind: string;
+      metadata: { name: string };
+      spec: { template: { spec: { containers: Array<{ env?: Array<{ name: string; value?: string }> }> } } };
+    }>;
+    for (const name of SERVICE_NAMES) {
+      const deployment = manifests.find((m) => m.kind === 'Deployment' && m.metadata.name === name)!;
+      const env = Object.fromEntries(
+        (deployment.spec.template.spec.containers[0]!.env ?? []).filter((e) => !launcherOwned.has(e.name)).map((e) => [e.name, e.value ?? '(from a secret)']),
+      );
+      expect(platformEnv(name, { urls, kafkaBrokers: [kafka.cluster.bootstrapServers] }), name).toEqual(env);
+    }
+  });
+
+  it('leaves every KAFKA_* variable unset without brokers and keeps the rest', () => {
+    const urls = Object.fromEntries(SERVICE_NAMES.map((name) => [name, `http://127.0.0.1:1${SERVICE_NAMES.indexOf(name)}`])) as Record<ServiceName, string>;
+    const order = platformEnv('order', { urls });
+    expect(Object.keys(order).filter((k) => k.startsWith('KAFKA_'))).toEqual([]);
+    expect(order).toMatchObject({ USER_URL: urls.user, PRODUCT_URL: urls.product, PAYMENT_URL: urls.payment, HTTP_CLIENT_TIMEOUT_MS: '2000' });
+  });
+});
+
+describe('start failures', () => {
+  it('names the service that exits before it is ready, quotes its log, and leaves no process or run directory', async () => {
+    const recorder = pidRecorder();
+    let runDir = '';
+    const started = startLocalShop({
+      databaseUrlFor: async (service) => {
+        if (service === 'product') {
+          const missing = new URL(postgresUrl);
+          missing.pathname = `/no_such_database_${run}`;
+          return missing.toString();
+        }
+        return createDatabase(postgresUrl, `launcher_${service}_${run}`);
+      },
+      onLog: (service, line) => {
+        recorder.onLog(service, line);
+        runDir ||= /^\[local-shop\] starting \w+: \S+ (\S+)\/bundles\//.exec(line)?.[1] ?? '';
+      },
+    });
+    const error = await started.then(
+      () => new Error('started'),
+      (err: Error) => err,
+    );
+    expect(error.message).toMatch(/^the local shop did not start:\nproduct: exited with code 1 before it was ready; its last log lines:\n/);
+    expect(error.message).toContain(`database "no_such_database_${run}" does not exist`);
+    const pids = [...recorder.pids.values()].flat();
+    expect(pids).toHaveLength(5);
+    expect(pids.filter(alive)).toEqual([]);
+    expect(runDir).not.toBe('');
+    expect(existsSync(runDir)).toBe(false);
+  });
+
+  it('gives up on a service that is not ready in time, with its last answer, and kills it', async () => {
+    const recorder = pidRecorder();
+    const error = await startLocalShop({ readyTimeoutMs: 1, onLog: recorder.onLog, edgePort: false }).then(
+      () => new Error('started'),
+      (err: Error) => err,
+    );
+    for (const name of SERVICE_NAMES)
+      expect(error.message).toMatch(
+        new RegExp(`^${name}: not ready after 1 ms \\(last answer of http://127\\.0\\.0\\.1:\\d+/health/ready: .+\\); its last log lines:$`, 'm'),
+      );
+    const pids = [...recorder.pids.values()].flat();
+    expect(pids).toHaveLength(5);
+    expect(pids.filter(alive)).toEqual([]);
+  });
+
+  it('refuses a taken edge port before starting any service', async () => {
+    const blocker = createServer().listen(0, '127.0.0.1');
+    await new Promise((resolve) => blocker.once('listening', resolve));
+    const port = (blocker.address() as { port: number }).port;
+    const recorder = pidRecorder();
+    try {
+      const error = await startLocalShop({ edgePort: port, onLog: recorder.onLog }).then(
+        () => new Error('started'),
+        (err: Error) => err,
+      );
+      expect(error.message).toBe(`the local edge cannot listen on 127.0.0.1:${port}: the port is taken (choose another, or 0 for any free port)`);
+      expect(recorder.pids.size).toBe(0);
+    } finally {
+      blocker.close();
+    }
+  });
+});
+
+describe('make dev (scripts/dev.ts)', () => {
+  it('starts the embedded shop (PGlite, Kafka off; DATABASE_URL_ORDER on PostgreSQL), prints the edge first, serves orders, stops on Ctrl-C', async () => {
+    const orderDatabase = await createDatabase(postgresUrl, `dev_order_${run}`);
+    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/dev.ts', '--edge-port', '0'], {
+      cwd: root,
+      env: { PATH: process.env['PATH'], HOME: process.env['HOME'], DATABASE_URL_ORDER: orderDatabase, LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    try {
+      const deadline = Date.now() + 150_000;
+      while (!output.includes('Ctrl-C stops the shop.') && child.exitCode === null && Date.now() < deadline) await sleep(200);
+      expect(output).toContain('Ctrl-C stops the shop.');
+
+      const lines = output.split('\n');
+      const table = lines.slice(lines.findIndex((l) => l.startsWith('meshkit shop ready in ')) + 1);
+      expect(table[0]).toMatch(/^ {2}edge +http:\/\/127\.0\.0\.1:\d+ /);
+      const edge = /http:\/\/127\.0\.0\.1:\d+/.exec(table[0]!)![0];
+      const rows = SERVICE_NAMES.map((name, i) => {
+        const match = new RegExp(`^  ${name} +(http://127\\.0\\.0\\.1:\\d+)  admin (http://127\\.0\\.0\\.1:\\d+)  pid (\\d+)  ready in \\d+ ms  (\\w+)$`).exec(
+          table[i + 1]!,
+        );
+        expect(match, table[i + 1]).not.toBeNull();
+        return { name, adminUrl: match![2]!, pid: Number(match![3]), database: match![4] };
+      });
+      expect(rows.map((r) => `${r.name} ${r.database}`)).toEqual([
+        'user PGlite',
+        'product PGlite',
+        'order PostgreSQL',
+        'payment PGlite',
+        'notification PGlite',
+      ]);
+      const runDir = /^ {2}logs +(\S+)\/<service>\.log$/m.exec(output)![1]!;
+
+      // Through the edge: register, log in, order.
+      const email = `dev-${run}@example.org`;
+      expect((await request(edge, 'POST', '/users', { json: { email, password: 'correct horse', name: 'Dev' } })).status).toBe(201);
+      const token = (await request(edge, 'POST', '/sessions', { json: { email, password: 'correct horse' } })).body.accessToken as string;
+      const auth = { authorization: `Bearer ${token}` };
+      const placed = await request(edge, 'POST', '/orders', { json: { items: [{ productId: 'hand-grinder', quantity: 1 }] }, headers: auth });
+      expect(placed.body.status).toBe('CONFIRMED');
+      // Kafka is off: the order's events wait in its outbox (on the PostgreSQL it was given), nothing is notified.
+      const client = new pg.Client({ connectionString: orderDatabase });
+      await client.connect();
+      try {
+        const { rows: unsent } = await client.query('SELECT event_type FROM outbox WHERE sent_at IS NULL ORDER BY seq');
+        expect(unsent.map((r: { event_type: string }) => r.event_type)).toEqual(['OrderCreated', 'OrderConfirmed']);
+      } finally {
+        await client.end();
+      }
+      expect((await request(edge, 'GET', '/notifications', { headers: auth })).body.notifications).toEqual([]);
+
+      child.kill('SIGINT');
+      const code = await Promise.race([exited, sleep(30_000).then(() => 'still running')]);
+      expect(code).toBe(0);
+      expect(output).toMatch(/SIGINT: stopping the shop\nstopped\n$/);
+      expect(rows.map((r) => r.pid).filter(alive)).toEqual([]);
+      expect(existsSync(runDir)).toBe(false);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  }, 200_000);
+});
