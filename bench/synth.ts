@@ -124,27 +124,27 @@ async function main(): Promise<void> {
 
       log('synth', 'cost per added service: cold, a fresh process per run');
       const coldCounts = [0, 10, 20, 40];
-      const coldReps = 3;
-      const coldRows: Array<{ extra: number; launcher: string; wallMs: number[]; inProcessMs: number[]; objects: number; load1: number[] }> = [];
-      for (const launcher of ['tsx', 'precompiled'] as const) {
-        for (const extra of coldCounts) {
-          const row = { extra, launcher, wallMs: [] as number[], inProcessMs: [] as number[], objects: 0, load1: [] as number[] };
-          for (let rep = 0; rep < coldReps; rep += 1) {
-            const outdir = join(scratch, `cold-${launcher}-${extra}-${rep}`);
-            const load: LoadSample = loadNow();
-            const [command, args] =
-              launcher === 'tsx' ? [tsx, ['bench/synth/extra-services.ts', String(extra)]] : [process.execPath, [pre.extra, String(extra)]];
-            const run = await runTimed(command, args, { cwd: repoRoot, env: { ...process.env, CDK8S_OUTDIR: outdir }, timeoutMs: TIMEOUT });
-            const printed = JSON.parse(run.stdout.trim().split('\n').pop()!) as { ms: number; objects: number };
-            row.wallMs.push(Math.round(run.ms));
-            row.inProcessMs.push(printed.ms);
-            row.objects = printed.objects;
-            row.load1.push(load.load1);
-            rmSync(outdir, { recursive: true, force: true });
-          }
-          coldRows.push(row);
-          log('synth', `cold ${launcher} +${extra} services: wall ${median(row.wallMs)} ms, build+synth ${median(row.inProcessMs)} ms`);
+      const coldReps = Math.max(3, Math.min(reps, 7));
+      type ColdRow = { extra: number; launcher: string; wallMs: number[]; inProcessMs: number[]; objects: number; load1: number[] };
+      const coldRows: ColdRow[] = (['tsx', 'precompiled'] as const).flatMap((launcher) =>
+        coldCounts.map((extra) => ({ extra, launcher, wallMs: [], inProcessMs: [], objects: 0, load1: [] })),
+      );
+      // Round-robin over N and launcher, so a burst of load elsewhere on the machine hits every N alike.
+      for (let rep = 0; rep < coldReps; rep += 1) {
+        for (const row of coldRows) {
+          const outdir = join(scratch, `cold-${row.launcher}-${row.extra}-${rep}`);
+          const load: LoadSample = loadNow();
+          const [command, args] =
+            row.launcher === 'tsx' ? [tsx, ['bench/synth/extra-services.ts', String(row.extra)]] : [process.execPath, [pre.extra, String(row.extra)]];
+          const run = await runTimed(command, args, { cwd: repoRoot, env: { ...process.env, CDK8S_OUTDIR: outdir }, timeoutMs: TIMEOUT });
+          const printed = JSON.parse(run.stdout.trim().split('\n').pop()!) as { ms: number; objects: number };
+          row.wallMs.push(Math.round(run.ms));
+          row.inProcessMs.push(printed.ms);
+          row.objects = printed.objects;
+          row.load1.push(load.load1);
+          rmSync(outdir, { recursive: true, force: true });
         }
+        log('synth', `cold +N services rep ${rep + 1}/${coldReps}: ${coldRows.map((r) => `${r.launcher} +${r.extra} ${r.wallMs[rep]} ms`).join(', ')}`);
       }
       const coldFit = (launcher: string, key: 'wallMs' | 'inProcessMs') =>
         linearFit(coldRows.filter((r) => r.launcher === launcher).map((r) => [r.extra, median(r[key])] as const));

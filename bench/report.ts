@@ -1,0 +1,541 @@
+/**
+ * Renders bench/RESULTS.md from bench/results.json: the machine and load of each
+ * run, every target with its measured figure and a verdict computed from the
+ * figures, then the details of each section. Nothing here is measured and no
+ * figure is written by hand: re-run a benchmark, then this.
+ *
+ * Usage: tsx bench/report.ts
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { median } from './lib/histogram.js';
+import { formatLoad, type LoadSample } from './lib/machine.js';
+import { benchDir, readResults, runScript, type Section } from './lib/results.js';
+
+/* eslint-disable @typescript-eslint/no-explicit-any -- results.json is read back as data; each section documents its own shape */
+
+const num = (n: unknown, digits = 0) => (typeof n === 'number' && Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: digits }) : 'n/a');
+const ms = (n: unknown) => `${num(n, n !== undefined && typeof n === 'number' && n < 10 ? 1 : 0)} ms`;
+const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(2)} MB`;
+const verdict = (met: boolean | undefined) => (met === undefined ? 'not measured' : met ? '**met**' : '**missed**');
+const table = (head: string[], rows: (string | number)[][]) =>
+  [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+const load1 = (xs: number[] | undefined) =>
+  xs && xs.length > 0 ? `${num(median(xs), 2)} (median of ${xs.length}; ${num(Math.min(...xs), 2)}–${num(Math.max(...xs), 2)})` : 'n/a';
+const loadOf = (l: LoadSample | undefined) => (l ? num(l.load1, 2) : 'n/a');
+
+interface Target {
+  readonly target: string;
+  readonly measured: string;
+  readonly met: boolean | undefined;
+  readonly load: string;
+  readonly why: string;
+}
+
+function synthTargets(s: Section | undefined): Target[] {
+  if (!s) {
+    return [
+      { target: 'cold synth of the platform ≤ 2× a minimal cdk8s-plus chart', measured: '—', met: undefined, load: '—', why: 'run `npm run bench:synth`' },
+      { target: 'each added service < 20 ms of synthesis', measured: '—', met: undefined, load: '—', why: 'run `npm run bench:synth`' },
+    ];
+  }
+  const d = s.data;
+  const c = d.cold;
+  const phases = d.breakdown.platformTsx.phasesMedianMs as Record<string, number>;
+  const minimal = d.breakdown.minimalTsx.phasesMedianMs as Record<string, number>;
+  const shared = ['node + loader boot', 'import cdk8s + constructs', 'import cdk8s-plus-28'].reduce((sum, k) => sum + (phases[k] ?? 0), 0);
+  const generated = Object.entries(phases)
+    .filter(([k]) => k.startsWith('import imports/'))
+    .reduce((sum, [, v]) => sum + v, 0);
+  const noCache = d.breakdown.platformTsxNoCache.phasesMedianMs as Record<string, number>;
+  const generatedNoCache = Object.entries(noCache)
+    .filter(([k]) => k.startsWith('import imports/'))
+    .reduce((sum, [, v]) => sum + v, 0);
+  const synthPhase = phases['synth (validate, resolve, write YAML)'] ?? Number.NaN;
+  const fit = d.perService.cold.fitTsxWall;
+  const fitIn = d.perService.cold.fitTsxInProcess;
+  const warm = d.perService.warm.fit;
+  const pre = d.perService.cold.fitPrecompiledInProcess;
+  const coldLoads = (d.perService.cold.rows as any[]).flatMap((r) => r.load1 as number[]);
+  return [
+    {
+      target: 'cold synth of the whole platform ≤ 2× the minimal cdk8s-plus chart (fresh process each, median)',
+      measured: `${num(d.ratios.tsx, 2)}× (${ms(c.platformTsx.medianMs)} vs ${ms(c.minimalTsx.medianMs)}, both \`tsx\`); precompiled ${num(d.ratios.precompiled, 2)}× (${ms(c.platformPrecompiled.medianMs)} vs ${ms(c.minimalPrecompiled.medianMs)}); tsx without its cache ${num(d.ratios.tsxNoCache, 2)}×; \`npm run synth\` ${ms(c.npmRunSynth.medianMs)}`,
+      met: d.ratios.tsx <= 2,
+      load: load1([...c.platformTsx.load1, ...c.minimalTsx.load1]),
+      why:
+        `Both pay the same fixed start (Node + tsx + loading cdk8s and cdk8s-plus-28: ${ms(shared)} of the platform's run, ${ms(['node + loader boot', 'import cdk8s + constructs', 'import cdk8s-plus-28'].reduce((a, k) => a + (minimal[k] ?? 0), 0))} of the minimal chart's). ` +
+        `What the platform adds: synthesis ${ms(synthPhase)} (${num(d.breakdown.platformTsx.wallMedianMs ? (synthPhase / d.breakdown.platformTsx.wallMedianMs) * 100 : NaN)}% of its cold run), the generated CRD types under imports/ ${ms(generated)} with tsx's transform cache warm and ${ms(generatedNoCache)} without it (tsx transpiling 3.3 MB of generated TypeScript), our constructs/mesh/charts modules ${ms(phases['import constructs/, mesh/, charts/'])}, building the tree ${ms(phases['build construct tree'])}. ` +
+        `So the cold synth is dominated by start-up that any cdk8s-plus app pays, then by the first synthesis in a cold VM; tsx transpiling the generated types matters only on a first run (cache off: ratio ${num(d.ratios.tsxNoCache, 2)}×).`,
+    },
+    {
+      target: 'each additional service adds < 20 ms to a cold synth',
+      measured: `${num(fit.slope, 1)} ms/service cold wall clock under tsx (r² ${num(fit.r2, 2)}); ${num(fitIn.slope, 1)} ms/service build+synth inside those cold runs (r² ${num(fitIn.r2, 2)}); precompiled ${num(pre.slope, 1)} ms (r² ${num(pre.r2, 2)}); warm in one process ${num(warm.slope, 1)} ms (r² ${num(warm.r2, 2)})`,
+      met: fit.slope < 20 && fitIn.slope < 20,
+      load: load1(coldLoads),
+      why: `Slope of a least-squares fit over +${(d.perService.cold.rows as any[])
+        .filter((r) => r.launcher === 'tsx')
+        .map((r) => r.extra)
+        .join(
+          '/+',
+        )} services (${d.perService.model}). Each service adds ~${num(((d.perService.cold.rows as any[]).at(-1).objects - (d.perService.cold.rows as any[])[0].objects) / 40, 0)} objects. A cold process pays more per service than a warm one (${num(warm.slope, 1)} ms): the construct and synthesis code runs unoptimised the first times. The wall-clock slope carries the machine's noise (r² above); the in-process slope is the steadier figure.`,
+    },
+  ];
+}
+
+function serviceTargets(s: Section | undefined): Target[] {
+  if (!s) {
+    return [
+      { target: "the kit's per-request overhead ≤ 15% of throughput", measured: '—', met: undefined, load: '—', why: 'run `npm run bench:services`' },
+      { target: 'order saga p99 < 50 ms at 100 orders/s', measured: '—', met: undefined, load: '—', why: 'run `npm run bench:services`' },
+    ];
+  }
+  const d = s.data;
+  const pgRead = d.read.postgres;
+  const memRead = d.read.memory;
+  const armLoads = (arms: Record<string, any>) => Object.values(arms).flatMap((a: any) => (a.runs as any[]).map((r) => r.load1 as number));
+  const a100 = d.saga.at100;
+  const cpu = d.saga.closedLoop.cpuMsPerOrder as Record<string, number>;
+  const cpuTotal = cpu['total'] ?? Number.NaN;
+  const top = Object.entries(cpu)
+    .filter(([k]) => k !== 'total')
+    .sort((a, b) => b[1] - a[1])
+    .map(([k, v]) => `${k} ${num(v, 1)}`)
+    .join(', ');
+  const sagaMet = a100.latency.p99Ms < 50 && a100.failed === 0 && a100.rps >= 0.95 * a100.offeredRps;
+  const micro = d.micro;
+  return [
+    {
+      target: "the kit's per-request overhead ≤ 15% of throughput (same handler with and without the kit)",
+      measured:
+        `GET /products/{id} on PostgreSQL: ${num(pgRead.kitOverheadPct, 1)}% fewer requests/s (${num(pgRead.arms.kit.medianRps)} vs ${num(pgRead.arms.bare.medianRps)} bare; server CPU +${num(pgRead.kitCpuOverheadPct, 0)}%: ${num(pgRead.arms.kit.serverCpuUsPerRequest)} vs ${num(pgRead.arms.bare.serverCpuUsPerRequest)} µs/request). ` +
+        `Same handler in memory (no database): ${num(memRead.kitOverheadPct, 1)}% (${num(memRead.arms.kit.medianRps)} vs ${num(memRead.arms.bare.medianRps)}; CPU +${num(memRead.kitCpuOverheadPct, 0)}%). ` +
+        `POST /orders front: ${num(d.saga.front.kitOverheadPct, 1)}% (CPU +${num(d.saga.front.kitCpuOverheadPct, 0)}%)`,
+      met: pgRead.kitOverheadPct <= 15,
+      load: load1([...armLoads(pgRead.arms), ...armLoads(memRead.arms)]),
+      why:
+        `Judged on the real read (database round trip included); the in-memory handler is the worst case, where the kit is nearly all the work. ` +
+        `Separately (throughput / server CPU, in memory): metrics ${num(memRead.overheadPct.metrics, 1)}% / ${num(memRead.cpuOverheadPct.metrics, 0)}%, access log ${num(memRead.overheadPct.accessLog, 1)}% / ${num(memRead.cpuOverheadPct.accessLog, 0)}%, validation ${num(memRead.overheadPct.validation, 1)}% / ${num(memRead.cpuOverheadPct.validation, 0)}%, incoming trace headers ${num(memRead.overheadPct.traceHeadersPresent, 1)}% / ${num(memRead.cpuOverheadPct.traceHeadersPresent, 0)}%. ` +
+        `Per call (micro-benchmark): trace context ${num(micro.contextFromTraceHeadersNs)} ns with trace headers, ${num(micro.contextWithoutTraceHeadersNs)} ns without (a request id is generated); RED metrics ${num(micro.metricsObserveNs)} ns; one access-log line ${num(micro.accessLogLineNs)} ns. ` +
+        `Throughput differences of a few percent are within the run-to-run noise of this shared machine (see the per-run figures below); the CPU per request is the steadier measure.`,
+    },
+    {
+      target: 'order saga p99 < 50 ms at 100 orders/s, everything local',
+      measured: `p99 ${ms(a100.latency.p99Ms)}, p50 ${ms(a100.latency.p50Ms)} at ${num(a100.offeredRps)} offered → ${num(a100.rps, 1)} confirmed/s, ${num(a100.failed)} failed; one at a time: p50 ${ms(d.saga.unloaded.latency.p50Ms)}; most sustained (16 connections): ${num(d.saga.closedLoop.rps, 1)} orders/s`,
+      met: sagaMet,
+      load: loadOf(a100.load),
+      why:
+        `Open loop (latency from when each order was due, so queueing counts). Each order costs ${num(cpuTotal, 1)} ms of CPU across the machine (${top} ms), so two idle cores give at most ~${num(2000 / cpuTotal)} orders/s; ` +
+        `${sagaMet ? 'at 100 orders/s the shop runs below that bound with room to spare.' : `at 100 orders/s ${a100.rps < 0.95 * a100.offeredRps || d.saga.closedLoop.rps < 100 ? 'the shop is at or past that bound on this shared machine, so requests queue and the tail grows' : 'the tail exceeds the target'}.`} ` +
+        `Lower rates: 25/s p99 ${ms(d.saga.at25.latency.p99Ms)}, 50/s p99 ${ms(d.saga.at50.latency.p99Ms)}.`,
+    },
+  ];
+}
+
+function pipelineTargets(s: Section | undefined): Target[] {
+  if (!s)
+    return [
+      {
+        target: 'event pipeline ≥ 2,000 events/s sustained, end-to-end lag p99 < 1 s',
+        measured: '—',
+        met: undefined,
+        load: '—',
+        why: 'run `npm run bench:pipeline`',
+      },
+    ];
+  const d = s.data;
+  const steps = d.steps as any[];
+  const sustained = (st: any) => st.deliveredDuringStepPerSecond >= 0.95 * st.offeredPerSecond && st.complete;
+  const best = [...steps].filter(sustained).sort((a, b) => b.offeredPerSecond - a.offeredPerSecond)[0];
+  const at2000 = steps.find((st) => st.offeredPerSecond === 2000);
+  const met = at2000 ? sustained(at2000) && at2000.endToEndMs.p99Ms < 1000 : undefined;
+  const b = d.burst;
+  const bottleneck = b.relayPerSecond < b.consumerPerSecond ? 'the outbox relay' : 'the notification consumer';
+  return [
+    {
+      target: 'event pipeline (outbox → Kafka → notification) ≥ 2,000 events/s sustained with end-to-end lag p99 < 1 s',
+      measured:
+        (at2000
+          ? `at 2,000/s offered: ${num(at2000.deliveredDuringStepPerSecond)}/s delivered, lag p50 ${ms(at2000.endToEndMs.p50Ms)}, p99 ${ms(at2000.endToEndMs.p99Ms)}, backlog ${num(at2000.backlogAtEnd)} at the end. `
+          : 'no 2,000/s step was run. ') +
+        `Highest rate sustained: ${best ? `${num(best.offeredPerSecond)}/s (lag p99 ${ms(best.endToEndMs.p99Ms)})` : 'none of the steps'}. Burst capacity: ${num(b.endToEndPerSecond)}/s end to end (relay ${num(b.relayPerSecond)}/s, consumer ${num(b.consumerPerSecond)}/s)`,
+      met,
+      load: at2000 ? loadOf(at2000.load) : 'n/a',
+      why:
+        `The slower stage is ${bottleneck}. The consumer handles one message at a time (kafkajs eachMessage, partitions not consumed concurrently) in its own transaction (BEGIN, insert processed id, insert notification, COMMIT): its rate is bounded by those round trips, not by Kafka. ` +
+        `The relay publishes batches of 100 with acks=all and one request in flight, and pauses 500 ms whenever a batch is not full, which sets the lag floor at low rates (outbox → sent p50 ${ms(steps[0]?.outboxToSentMs?.p50Ms)} at ${num(steps[0]?.offeredPerSecond)}/s). ` +
+        `CPU per event at the burst: ${Object.entries(b.cpuMsPerEvent as Record<string, number>)
+          .map(([k, v]) => `${k} ${num(v, 2)}`)
+          .join(', ')} ms.`,
+    },
+  ];
+}
+
+function startupTargets(s: Section | undefined): Target[] {
+  if (!s) {
+    return [
+      {
+        target: 'each service ready ≤ 500 ms after process start (real PostgreSQL)',
+        measured: '—',
+        met: undefined,
+        load: '—',
+        why: 'run `npm run bench:startup`',
+      },
+      { target: 'each bundle < 5 MB', measured: '—', met: undefined, load: '—', why: 'run `npm run bench:startup`' },
+    ];
+  }
+  const d = s.data;
+  const entries = Object.entries(d.startup as Record<string, any>);
+  const worst = Math.max(...entries.map(([, v]) => Math.max(v.freshMedianMs, v.migratedMedianMs)));
+  const worstRun = Math.max(...entries.map(([, v]) => Math.max(v.freshMaxMs, v.migratedMaxMs)));
+  const bundles = Object.entries(d.bundles as Record<string, any>);
+  const biggest = Math.max(...bundles.map(([, v]) => v.bytes));
+  return [
+    {
+      target: 'each service ready within 500 ms of process start on a real PostgreSQL',
+      measured: `${entries.map(([k, v]) => `${k} ${ms(v.freshMedianMs)} / ${ms(v.migratedMedianMs)}`).join(', ')} (median, fresh database / migrated); slowest single start ${ms(worstRun)}`,
+      met: worst <= 500,
+      load: load1(entries.flatMap(([, v]) => v.runs.load1 as number[])),
+      why: `An empty \`node -e 0\` takes ${ms(d.nodeBaselineMedianMs)} here; the rest is loading the ~2 MB bundle, connecting to PostgreSQL and checking or applying migrations under the advisory lock. ${worstRun > 500 ? 'Single starts above 500 ms happen when the shared machine is busy.' : ''}`,
+    },
+    {
+      target: 'each bundle (apps/<name>/dist/main.js) < 5 MB',
+      measured: `${bundles.map(([k, v]) => `${k} ${mb(v.bytes)}`).join(', ')}; PGlite's assets beside each: ${mb((bundles[0]?.[1] as any)?.pgliteAssetBytes ?? 0)}`,
+      met: biggest < 5 * 1024 * 1024,
+      load: '—',
+      why: "Minified ESM with every dependency inlined (express, pg, kafkajs, pino, prom-client, ajv, PGlite JS). PGlite's wasm and data files (used only without DATABASE_URL) are copied beside the bundle and not counted in it.",
+    },
+  ];
+}
+
+function footprintTargets(f: Section | undefined, svc: Section | undefined, pipe: Section | undefined): Target[] {
+  if (!f) return [{ target: 'synthesized requests within the budget', measured: '—', met: undefined, load: '—', why: 'run `npm run bench:footprint`' }];
+  const d = f.data;
+  const rows: Target[] = [
+    {
+      target: `total requests of the synthesized platform within the budget (${d.budget.cpuMillis}m CPU, ${d.budget.memoryMiB} MiB)`,
+      measured: `${d.total.cpuMillis}m CPU (${d.shareOfBudget.cpuPct}%), ${d.total.memoryMiB} MiB (${d.shareOfBudget.memoryPct}%)`,
+      met: d.total.cpuMillis <= d.budget.cpuMillis && d.total.memoryMiB <= d.budget.memoryMiB,
+      load: '—',
+      why: 'Summed by charts/resource-budget.ts over every Deployment and StatefulSet (sidecars from their annotations), the Kafka node pool and the entity operator.',
+    },
+  ];
+  const peaks = rssPeaks(svc, pipe);
+  if (Object.keys(peaks).length > 0) {
+    const over = Object.entries(peaks).filter(([name, peak]) => peak > (d.perService[name]?.appMemoryLimitMiB ?? Infinity));
+    const aboveRequest = Object.entries(peaks).filter(([name, peak]) => peak > (d.perService[name]?.appMemoryRequestMiB ?? Infinity));
+    rows.push({
+      target: 'measured RSS of each service under load fits its memory limit (no target in the issue; a check of the requests)',
+      measured: Object.entries(peaks)
+        .map(([name, peak]) => `${name} ${num(peak)} MiB (request ${d.perService[name]?.appMemoryRequestMiB}, limit ${d.perService[name]?.appMemoryLimitMiB})`)
+        .join(', '),
+      met: over.length === 0,
+      load: '—',
+      why:
+        aboveRequest.length > 0
+          ? `Peak RSS under the saga and pipeline loads is above the memory request of ${aboveRequest.map(([n]) => n).join(', ')} (requests are sized for the laptop budget, not for measured use) but below the limit.`
+          : 'Peak RSS under load stays below each request.',
+    });
+  }
+  return rows;
+}
+
+function rssPeaks(svc: Section | undefined, pipe: Section | undefined): Record<string, number> {
+  const peaks: Record<string, number> = {};
+  const take = (samples: Record<string, { peakMiB: number }> | undefined) => {
+    for (const [name, v] of Object.entries(samples ?? {})) if (Number.isFinite(v.peakMiB)) peaks[name] = Math.max(peaks[name] ?? 0, v.peakMiB);
+  };
+  take(svc?.data.rss.at100);
+  take(svc?.data.rss.closedLoop);
+  for (const step of (pipe?.data.steps as any[]) ?? []) take(step.rss);
+  return peaks;
+}
+
+function runsTable(sections: Record<string, Section | undefined>): string {
+  const rows = Object.entries(sections)
+    .filter((e): e is [string, Section] => e[1] !== undefined)
+    .map(([name, s]) => [name, `\`${s.command}\``, s.startedAt.replace('T', ' ').slice(0, 19) + ' UTC', formatLoad(s.loadAtStart), formatLoad(s.loadAtEnd)]);
+  return table(['section', 'command', 'started', 'load 1/5/15 min at start', 'at end'], rows);
+}
+
+function synthDetails(s: Section): string {
+  const d = s.data;
+  const rows = Object.entries(d.cold as Record<string, any>).map(([, v]) => [
+    v.what,
+    `\`${v.command}\``,
+    ms(v.medianMs),
+    (v.ms as number[]).join(', '),
+    load1(v.load1),
+  ]);
+  const phaseNames = [...new Set(Object.values(d.breakdown as Record<string, any>).flatMap((b) => Object.keys(b.phasesMedianMs)))];
+  const variants = Object.keys(d.breakdown);
+  const phaseRows = phaseNames.map((p) => [p, ...variants.map((v) => (p in d.breakdown[v].phasesMedianMs ? ms(d.breakdown[v].phasesMedianMs[p]) : '—'))]);
+  phaseRows.push(['**wall clock of the whole run**', ...variants.map((v) => ms(d.breakdown[v].wallMedianMs))]);
+  const perN = (d.perService.cold.rows as any[]).map((r) => [
+    r.launcher,
+    `+${r.extra}`,
+    r.objects,
+    ms(r.wallMedianMs),
+    ms(r.inProcessMedianMs),
+    load1(r.load1),
+  ]);
+  const warm = (d.perService.warm.rows as any[]).map((r) => [`+${r.extra}`, r.objects, ms(r.medianMs), (r.ms as number[]).join(', ')]);
+  return [
+    '### Synthesis',
+    '',
+    `Cold runs, each a fresh process, ${d.reps} repetitions interleaved (every variant once per round), output to a temp directory:`,
+    '',
+    table(['what', 'command', 'median', 'runs (ms)', 'load (1 min)'], rows),
+    '',
+    'Where a cold run spends its time (bench/synth/phases.ts: the same work with timed dynamic imports; medians of 3 runs; "node + loader boot" is measured inside the process, so tsx\'s own launcher process is only in the wall clock; in the precompiled bundle the imports are hoisted into the boot phase):',
+    '',
+    table(['phase', ...variants], phaseRows),
+    '',
+    `Cost per added service (${d.perService.model}), cold: a fresh process per run, interleaved:`,
+    '',
+    table(['launcher', 'extra services', 'objects', 'wall clock (median)', 'build + synth inside (median)', 'load (1 min)'], perN),
+    '',
+    'Warm, in one process (after one unmeasured round):',
+    '',
+    table(['extra services', 'objects', 'build + synth (median)', 'runs (ms)'], warm),
+  ].join('\n');
+}
+
+function servicesDetails(s: Section): string {
+  const d = s.data;
+  const armRows = (store: string) =>
+    Object.values(d.read[store].arms as Record<string, any>).map((a) => [
+      store,
+      a.id,
+      num(a.medianRps),
+      (a.rps as number[]).map((x) => num(x)).join(', '),
+      ms(a.p50Ms),
+      ms(a.p99Ms),
+      num(a.serverCpuUsPerRequest),
+      num(median((a.runs as any[]).map((r) => r.logBytesPerRequest))),
+      num(median((a.runs as any[]).map((r) => r.rssMiB))),
+      load1((a.runs as any[]).map((r) => r.load1)),
+    ]);
+  const sagaRows = (['unloaded', 'at25', 'at50', 'at100', 'closedLoop'] as const).map((k) => {
+    const r = d.saga[k];
+    return [
+      k === 'unloaded' ? 'one at a time (1 connection)' : k === 'closedLoop' ? `closed loop, ${r.connections} connections` : `open loop ${r.offeredRps}/s`,
+      num(r.rps, 1),
+      ms(r.latency.p50Ms),
+      ms(r.latency.p90Ms),
+      ms(r.latency.p99Ms),
+      ms(r.latency.maxMs),
+      `${r.completed} / ${r.failed}`,
+      num(r.cpuMsPerOrder.total, 1),
+      loadOf(r.load),
+    ];
+  });
+  const cpuRows = Object.keys(d.saga.closedLoop.cpuMsPerOrder).map((k) => [
+    k,
+    num(d.saga.at100.cpuMsPerOrder[k], 2),
+    num(d.saga.closedLoop.cpuMsPerOrder[k], 2),
+  ]);
+  const front = Object.values(d.saga.front.arms as Record<string, any>).map((a) => [
+    a.id,
+    num(a.medianRps, 1),
+    (a.rps as number[]).map((x) => num(x, 1)).join(', '),
+    ms(a.p50Ms),
+    ms(a.p99Ms),
+    num(a.serverCpuUsPerRequest),
+  ]);
+  return [
+    '### Services',
+    '',
+    `${d.notes.read}. Load generator: ${d.notes.loadGenerator}. "server CPU" is the server process's user+system time per request (/proc), which does not depend on how busy the rest of the machine is.`,
+    '',
+    table(
+      ['store', 'arm', 'req/s (median)', 'runs', 'p50', 'p99', 'server CPU µs/req', 'log bytes/req', 'RSS MiB', 'load (1 min)'],
+      [...armRows('postgres'), ...armRows('memory')],
+    ),
+    '',
+    'Arms: `bare` plain Express 5 with the same domain call; `kit` createHttpApp as the services use it (trace context, chaos switch, validation, RED metrics with prom-client default metrics, access log to a drained stdout pipe); `kit+traceHeaders` the same with x-request-id, traceparent and B3 headers on each request; `kitNo…` the kit with one part removed.',
+    '',
+    `Order saga (${d.notes.saga}):`,
+    '',
+    table(['load', 'confirmed/s', 'p50', 'p90', 'p99', 'max', 'confirmed / failed', 'CPU ms/order', 'load (1 min)'], sagaRows),
+    '',
+    "CPU per order by process (ms; user + system from /proc; the benchmark process also reads and writes the five services' logs):",
+    '',
+    table(['process', 'at 100/s', 'closed loop'], cpuRows),
+    '',
+    'POST /orders with and without the kit (an order front of each kind, same user/product/payment services):',
+    '',
+    table(['arm', 'orders/s (median)', 'runs', 'p50', 'p99', 'front CPU µs/order'], front),
+    '',
+    `Shop start-up through apps/local-shop.ts (spawn to first /health/ready 200, polled every 100 ms): ${Object.entries(
+      d.saga.shopStartupMs as Record<string, number>,
+    )
+      .map(([k, v]) => `${k} ${ms(v)}`)
+      .join(', ')}.`,
+  ].join('\n');
+}
+
+function pipelineDetails(s: Section): string {
+  const d = s.data;
+  const rows = (d.steps as any[]).map((st) => [
+    num(st.offeredPerSecond),
+    num(st.writtenPerSecond),
+    num(st.deliveredDuringStepPerSecond),
+    num(st.backlogAtEnd),
+    ms(st.drainAfterEndMs),
+    ms(st.endToEndMs.p50Ms),
+    ms(st.endToEndMs.p99Ms),
+    ms(st.endToEndMs.maxMs),
+    ms(st.outboxToSentMs.p50Ms),
+    num(st.cpuMsPerEvent.total, 2),
+    loadOf(st.load),
+  ]);
+  const b = d.burst;
+  return [
+    '### Event pipeline',
+    '',
+    `${d.notes.source}. Lag: ${d.notes.lag}. Relay: ${d.notes.relay}. Consumer: ${d.notes.consumer}. ${d.notes.partitions}. Each step lasts ${(d.steps as any[])[0]?.seconds ?? '?'} s and is drained before the next.`,
+    '',
+    table(
+      [
+        'offered/s',
+        'written/s',
+        'delivered/s during the step',
+        'backlog at end',
+        'drained after',
+        'lag p50',
+        'lag p99',
+        'lag max',
+        'outbox → sent p50',
+        'CPU ms/event',
+        'load (1 min)',
+      ],
+      rows,
+    ),
+    '',
+    `Burst of ${num(b.events)} events written at ${num(b.writtenPerSecond)}/s: end to end ${num(b.endToEndPerSecond)}/s, relay ${num(b.relayPerSecond)}/s, consumer ${num(b.consumerPerSecond)}/s (load ${loadOf(b.load)}). The consumer joined its group ${ms(d.consumerJoinMs)} after the shop was ready.`,
+  ].join('\n');
+}
+
+function startupDetails(s: Section): string {
+  const d = s.data;
+  const rows = Object.entries(d.startup as Record<string, any>).map(([k, v]) => [
+    k,
+    ms(v.freshMedianMs),
+    ms(v.freshMaxMs),
+    ms(v.migratedMedianMs),
+    ms(v.migratedMaxMs),
+    ms(v.readyProbeMedianMs),
+    mb(d.bundles[k].bytes),
+    d.bundles[k].appsDistBytes === null ? '—' : mb(d.bundles[k].appsDistBytes),
+  ]);
+  return [
+    '### Start-up and bundles',
+    '',
+    `${d.notes.ready}. ${d.notes.env}. PostgreSQL ${d.postgresVersion}. ${d.notes.bundles}.`,
+    '',
+    table(
+      [
+        'service',
+        'fresh db (median)',
+        'fresh db (max)',
+        'migrated (median)',
+        'migrated (max)',
+        '/health/ready 200 (median)',
+        'bundle',
+        'apps/<name>/dist/main.js',
+      ],
+      rows,
+    ),
+  ].join('\n');
+}
+
+function footprintDetails(f: Section, svc: Section | undefined, pipe: Section | undefined): string {
+  const d = f.data;
+  const peaks = rssPeaks(svc, pipe);
+  const idle = (svc?.data.rss.idle ?? {}) as Record<string, number>;
+  const rows = Object.entries(d.perService as Record<string, any>).map(([k, v]) => [
+    k,
+    v.replicas,
+    `${v.appCpuMillis}m / ${v.appMemoryRequestMiB} MiB`,
+    `${v.appMemoryLimitMiB} MiB`,
+    `${v.sidecarCpuMillis}m / ${v.sidecarMemoryMiB} MiB`,
+    idle[k] === undefined ? '—' : `${num(idle[k])} MiB`,
+    peaks[k] === undefined ? '—' : `${num(peaks[k])} MiB`,
+  ]);
+  return [
+    '### Footprint',
+    '',
+    table(
+      ['workload', 'CPU', 'memory'],
+      (d.lines as any[]).map((l) => [l.what, `${l.cpuMillis}m`, `${l.memoryMiB} MiB`]),
+    ),
+    '',
+    `Total ${d.total.cpuMillis}m CPU and ${d.total.memoryMiB} MiB against the budget of ${d.budget.cpuMillis}m and ${d.budget.memoryMiB} MiB.`,
+    '',
+    'Each service: what the manifests request (app container; per pod) against the RSS measured locally (idle after start; peak under the saga and pipeline loads, sampled every 500 ms):',
+    '',
+    table(['service', 'replicas', 'app request', 'app memory limit', 'sidecar request', 'RSS idle', 'RSS peak under load'], rows),
+  ].join('\n');
+}
+
+async function main(): Promise<void> {
+  const { sections } = readResults();
+  const targets = [
+    ...synthTargets(sections.synth),
+    ...serviceTargets(sections.services),
+    ...pipelineTargets(sections.pipeline),
+    ...startupTargets(sections.startup),
+    ...footprintTargets(sections.footprint, sections.services, sections.pipeline),
+  ];
+  const machine = Object.values(sections).find((s) => s !== undefined)?.machine;
+  const out = [
+    '# Benchmarks',
+    '',
+    '<!-- Generated by `npm run bench:report` from bench/results.json. Do not edit: re-run the benchmarks. -->',
+    '',
+    machine
+      ? `Machine: ${machine.cores} cores (${machine.cpuModel}), ${machine.memoryGiB} GiB memory, ${machine.os}, Node ${machine.node}. ` +
+        "The machine was shared with other engineers' test runs; the load average (1/5/15 min, from `uptime`) is recorded with every figure. " +
+        'Ratios compare arms measured in the same run, interleaved; absolute figures hold for this machine at that load.'
+      : 'No results yet: run `npm run bench`.',
+    '',
+    '## Runs',
+    '',
+    runsTable(sections),
+    '',
+    '## Targets',
+    '',
+    table(
+      ['target', 'measured', 'verdict', 'load (1 min) at measurement'],
+      targets.map((t) => [t.target, t.measured, verdict(t.met), t.load]),
+    ),
+    '',
+    '### Why',
+    '',
+    ...targets.map((t) => `- **${t.target}** — ${verdict(t.met)}. ${t.why}`),
+    '',
+    '## Details',
+    '',
+    sections.synth ? synthDetails(sections.synth) : '',
+    '',
+    sections.services ? servicesDetails(sections.services) : '',
+    '',
+    sections.pipeline ? pipelineDetails(sections.pipeline) : '',
+    '',
+    sections.startup ? startupDetails(sections.startup) : '',
+    '',
+    sections.footprint ? footprintDetails(sections.footprint, sections.services, sections.pipeline) : '',
+    '',
+    '## How to run',
+    '',
+    '`npm run bench` runs every section in turn (about 15 minutes), then writes this file; `npm run bench -- --quiet-below 1 --max-wait-minutes 40` first waits, bounded, for the 1-minute load average to drop below 1. ' +
+      'One section: `npm run bench:synth`, `bench:services`, `bench:pipeline`, `bench:startup`, `bench:footprint`, then `npm run bench:report`. ' +
+      'They need what `make test` provisions (PostgreSQL server binaries, Java and the Kafka jars) and load only loopback addresses. `npm test` does not run them.',
+    '',
+  ].join('\n');
+  writeFileSync(join(benchDir, 'RESULTS.md'), out.replace(/\n{3,}/g, '\n\n'));
+  process.stderr.write(`wrote ${join(benchDir, 'RESULTS.md')}\n`);
+}
+
+runScript(main);
