@@ -63,7 +63,8 @@ export interface LocalShopOptions {
   readonly edgePort?: number | false;
   /**
    * Extra environment per service, applied after the platform's wiring (LOG_LEVEL,
-   * SWEEP_INTERVAL_MS, a test's own KAFKA_GROUP_ID...).
+   * SWEEP_INTERVAL_MS, a test's own KAFKA_GROUP_ID...). The launcher's own choices can be
+   * overridden here too: SHUTDOWN_DELAY_MS is 0 locally (no endpoints to wait for).
    * @default - none
    */
   readonly env?: Partial<Record<ServiceName, Readonly<Record<string, string>>>>;
@@ -94,13 +95,13 @@ export interface LocalService {
   readonly adminUrl: string;
   /** Process id while a process runs; undefined after it stopped or exited. */
   readonly pid: number | undefined;
-  /** Milliseconds from spawn to the first /health/ready 200 of the latest start (NaN before). */
+  /** Milliseconds from spawn to the first /health/ready 200 of the latest start, polled every 100 ms (NaN before). */
   readonly startupMs: number;
   /** How the latest process ended; undefined while it runs or before any ended. */
   readonly lastExit: { readonly code: number | null; readonly signal: NodeJS.Signals | null } | undefined;
   /** Where stdout and stderr go (appended to across restarts). */
   readonly logFile: string;
-  /** The last `count` lines the service wrote, oldest first (at most 500 are kept). */
+  /** The last `count` lines (default 25) the service and the launcher wrote about it, oldest first; 500 are kept. */
   logs(count?: number): string[];
   /** Spawns the process and resolves once it is ready; resolves at once when it already runs. */
   start(): Promise<void>;
@@ -209,6 +210,7 @@ process.once('exit', () => {
 });
 
 const KEPT_LINES = 500;
+const READY_POLL_MS = 100;
 const ERROR_LINES = 25;
 
 interface ServiceSetup {
@@ -343,7 +345,7 @@ class ServiceProcess implements LocalService {
         await this.kill('SIGKILL').catch(() => undefined);
         throw error;
       }
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await new Promise((resolve) => setTimeout(resolve, READY_POLL_MS));
     }
     this.startupMs = Math.round(performance.now() - began);
   }

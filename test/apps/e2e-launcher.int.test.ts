@@ -67,6 +67,34 @@ describe('wiring', () => {
   });
 });
 
+describe('from source', () => {
+  it("runs each service's TypeScript through tsx, on its own PostgreSQL database", async () => {
+    const shop = await startLocalShop({
+      runtime: 'source',
+      databaseUrlFor: (service) => createDatabase(postgresUrl, `source_${service}_${run}`),
+      edgePort: false,
+    });
+    try {
+      expect(shop.edgeUrl).toBeUndefined();
+      for (const name of SERVICE_NAMES) {
+        expect(
+          shop
+            .service(name)
+            .logs(100)
+            .some((l) => l.includes(`--import tsx ${join(root, 'apps', name, 'main.ts')}`)),
+        ).toBe(true);
+        expect((await request(shop.adminUrls[name], 'GET', '/health/ready')).body.checks).toEqual({ database: 'ok' });
+      }
+      const products = await request(shop.urls.product, 'GET', '/products');
+      expect(products.body.products).toHaveLength(6);
+      console.log(`start-to-ready from source (all five at once): ${SERVICE_NAMES.map((n) => `${n} ${shop.service(n).startupMs} ms`).join(', ')}`);
+    } finally {
+      await shop.stop();
+    }
+    expect(existsSync(shop.runDir)).toBe(false);
+  });
+});
+
 describe('start failures', () => {
   it('names the service that exits before it is ready, quotes its log, and leaves no process or run directory', async () => {
     const recorder = pidRecorder();
