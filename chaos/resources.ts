@@ -25,7 +25,8 @@ export const chaosResources = {
     service: 'order' as ServiceName,
     route: 'POST /orders',
     attempts: 2,
-    perTryTimeout: Duration.seconds(1),
+    /** Shorter than the order saga takes when product answers late (two product calls per saga), longer than it takes otherwise. */
+    perTryTimeout: Duration.millis(500),
   },
 } as const;
 

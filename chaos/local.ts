@@ -1,0 +1,84 @@
+import type { ChaosSettings } from '../apps/kit/chaos.js';
+import type { ServiceName } from '../charts/platform.js';
+import type { ChaosEnvironment, Outage } from './environment.js';
+import { serviceMetricsCollector } from './metrics/sources.js';
+
+/** What the chaos runner uses of a local shop (apps/local-shop.ts `LocalShop`). */
+export interface LocalShopHandle {
+  readonly adminUrls: Readonly<Record<ServiceName, string>>;
+  readonly edgeUrl: string | undefined;
+  service(name: ServiceName): { readonly pid: number | undefined };
+}
+
+/** A Kafka broker the local run owns (the test harness's `startKafkaBroker`), so it may stop it. */
+export interface LocalKafka {
+  readonly brokers: readonly string[];
+  stop(): Promise<void>;
+  start(): Promise<void>;
+}
+
+export interface LocalEnvironmentOptions {
+  readonly shop: LocalShopHandle;
+  /** The order service's SWEEP_INTERVAL_MS and STALE_ORDER_MS as the shop was started with. */
+  readonly orderSweep: { readonly intervalMs: number; readonly staleMs: number };
+  /** A broker of the run's own: enables the Kafka scenario. @default - none */
+  readonly kafka?: LocalKafka;
+  /** Stops what the environment started (the shop, the broker). @default - nothing */
+  readonly close?: () => Promise<void>;
+}
+
+async function adminCall(url: string, method: 'POST' | 'DELETE', body?: ChaosSettings): Promise<void> {
+  const res = await fetch(url, {
+    method,
+    headers: body ? { 'content-type': 'application/json' } : {},
+    body: body ? JSON.stringify(body) : undefined,
+    signal: AbortSignal.timeout(5_000),
+  });
+  if (!res.ok) throw new Error(`${method} ${url} answered ${res.status}: ${(await res.text()).slice(0, 200)}`);
+}
+
+/**
+ * The shop as local processes (startLocalShop) behind the local edge. No mesh: no Envoy
+ * stats, no Prometheus, no fault resources; the databases are embedded in the service
+ * processes (PGlite), so a database cannot be killed apart from its service. One process
+ * per service: "one pod" is the only one.
+ */
+export function localEnvironment(options: LocalEnvironmentOptions): ChaosEnvironment {
+  const { shop, kafka } = options;
+  const edge = shop.edgeUrl;
+  if (!edge) throw new Error('the local shop runs without its edge (edgePort: false): the chaos load goes through the edge');
+  const instance = (service: ServiceName) => `${service} (pid ${shop.service(service).pid ?? 'stopped'})`;
+  return {
+    mode: 'local',
+    baseUrl: edge,
+    description: `local processes through the local edge ${edge}${kafka ? ` with a Kafka broker of its own (${kafka.brokers.join(',')})` : ''}`,
+    orderSweep: options.orderSweep,
+    instances: async (service) => [instance(service)],
+    setChaos: (service, _instance, settings) => adminCall(`${shop.adminUrls[service]}/admin/chaos`, 'POST', settings),
+    clearChaos: (service) => adminCall(`${shop.adminUrls[service]}/admin/chaos`, 'DELETE'),
+    serviceMetrics: (service) =>
+      serviceMetricsCollector(service, async () => [
+        {
+          source: service,
+          read: async () => {
+            const res = await fetch(`${shop.adminUrls[service]}/metrics`, { signal: AbortSignal.timeout(5_000) });
+            if (!res.ok) throw new Error(`GET ${shop.adminUrls[service]}/metrics answered ${res.status}`);
+            return res.text();
+          },
+        },
+      ]),
+    killKafkaBroker: kafka
+      ? async (): Promise<Outage> => {
+          await kafka.stop();
+          return {
+            description: `stopped the local Kafka broker ${kafka.brokers.join(',')}`,
+            restore: async () => {
+              await kafka.start();
+              return `started the broker again (same port, same data)`;
+            },
+          };
+        }
+      : undefined,
+    close: options.close ?? (async () => undefined),
+  };
+}

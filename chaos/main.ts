@@ -1,0 +1,265 @@
+/**
+ * `make chaos SCENARIO=<id|number|all>` runs `tsx chaos/main.ts <scenario>`: chaos scenarios
+ * against the shop on the kind cluster (default) or as local processes (`--local`). See
+ * chaos/README.md.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { ServiceName } from '../charts/platform.js';
+import { kafkaClusterName, namespaces } from '../charts/platform.js';
+import type { Context } from '../cli/context.js';
+import { settings } from '../cli/context.js';
+import { clusterExists, openSession } from '../cli/kind.js';
+import { freePort } from '../test/harness/processes.js';
+import { KubeClient } from '../test/harness/kube-client.js';
+import { chaosKubeApi, ClusterAccess, type ChaosKubeApi } from './cluster/kube.js';
+import { clusterEnvironment } from './cluster/environment.js';
+import type { ChaosEnvironment } from './environment.js';
+import { renderReport, type ScenarioReport } from './report.js';
+import { runScenarios, type RunOptions } from './runner.js';
+import { findScenario, scenarios } from './scenarios/index.js';
+import type { Timings } from './scenario.js';
+import { synthChaos } from './synth.js';
+
+export const usage = `usage: tsx chaos/main.ts <scenario> [options]     (make chaos SCENARIO=<scenario>)
+
+  <scenario>   a number or id, or 'all':
+${scenarios.map((s) => `                 ${s.number}  ${s.id.padEnd(20)} ${s.title}`).join('\n')}
+  list         the scenarios and their expectations
+  synth        write the fault resources to dist/chaos/ and stop
+
+options
+  --local              the shop as local processes behind the local edge (default: the kind cluster at ${settings.ingressUrl})
+  --kafka              with --local: start a Kafka broker of the run's own (Java 17+, what \`make test\` provisions); needed by kafka-broker-kill
+  --baseline <s> --during <s> --after <s>   phase lengths in seconds (each scenario has its own defaults)
+  --rate <n>           requests per second (each scenario has its own default)
+  --json <file>        also write the reports as JSON
+
+Exit code: 0 when every scenario that ran passed, 1 when one failed or broke, 2 on a usage error.`;
+
+export interface ChaosArgs {
+  readonly command: 'run' | 'list' | 'synth' | 'help';
+  readonly scenarios: readonly string[];
+  readonly local: boolean;
+  readonly kafka: boolean;
+  readonly timings: Partial<Timings>;
+  readonly json?: string;
+}
+
+/** Parses the command line; throws with the problem for a usage error. */
+export function parseArgs(argv: readonly string[]): ChaosArgs {
+  const [first, ...rest] = argv;
+  if (first === undefined || first === 'help' || first === '--help' || first === '-h')
+    return { command: 'help', scenarios: [], local: false, kafka: false, timings: {} };
+  let local = false;
+  let kafka = false;
+  let json: string | undefined;
+  const timings: { -readonly [K in keyof Timings]?: Timings[K] } = {};
+  const number = (flag: string, value: string | undefined, max: number): number => {
+    const n = Number(value);
+    if (value === undefined || !Number.isFinite(n) || n <= 0 || n > max)
+      throw new Error(`${flag} needs a number above 0 and at most ${max} (got ${value ?? 'nothing'})`);
+    return n;
+  };
+  for (let i = 0; i < rest.length; i++) {
+    const flag = rest[i]!;
+    switch (flag) {
+      case '--local':
+        local = true;
+        break;
+      case '--kafka':
+        kafka = true;
+        break;
+      case '--baseline':
+      case '--during':
+      case '--after':
+        timings[`${flag.slice(2) as 'baseline' | 'during' | 'after'}Ms`] = number(flag, rest[++i], 3_600) * 1000;
+        break;
+      case '--rate':
+        timings.ratePerSecond = number(flag, rest[++i], 5_000);
+        break;
+      case '--json':
+        json = rest[++i];
+        if (!json) throw new Error('--json needs a file name');
+        break;
+      default:
+        throw new Error(`unknown option '${flag}'`);
+    }
+  }
+  if (kafka && !local) throw new Error('--kafka goes with --local (on the cluster the scenario kills the Strimzi broker)');
+  if (first === 'list' || first === 'synth') return { command: first, scenarios: [], local, kafka, timings, json };
+  const chosen = first === 'all' ? scenarios.map((s) => s.id) : first.split(',').map((name) => findScenario(name.trim()).id);
+  return { command: 'run', scenarios: chosen, local, kafka, timings, json };
+}
+
+/** 0 when every report that ran passed; 1 when one failed, broke or could not decide; a scenario asked for by name that cannot run is 1 too. */
+export function exitCode(reports: readonly ScenarioReport[], all: boolean): number {
+  const bad = reports.some((r) => r.verdict === 'FAIL' || r.verdict === 'ERROR' || r.verdict === 'INCONCLUSIVE' || (!all && r.verdict === 'NOT RUN'));
+  return bad ? 1 : 0;
+}
+
+/** A progress printer: rewrites one line on a terminal, prints a line every few seconds otherwise. */
+export function progressPrinter(write: (text: string) => void, tty: boolean): (line: string, final: boolean) => void {
+  let count = 0;
+  return (line, final) => {
+    if (tty) write(`\r\x1b[2K  ${line}${final ? '\n' : ''}`);
+    else if (final || count++ % 5 === 0) write(`  ${line}\n`);
+  };
+}
+
+/** The kind cluster as a ChaosEnvironment: the bring-up's session (kubeconfig, API), its runner, the platform's ports. */
+export async function openCluster(ctx: Context): Promise<ChaosEnvironment> {
+  if (!(await clusterExists(ctx.runner))) throw new Error(`no kind cluster ${settings.clusterName}: \`make up\` first`);
+  let opened: ChaosKubeApi | undefined;
+  const session = await openSession({ ...ctx, connect: (c) => (opened = chaosKubeApi(new KubeClient(c))) });
+  if (!opened) throw new Error('internal: the session opened no Kubernetes client');
+  const api: ChaosKubeApi = opened;
+  const access = new ClusterAccess({ api, runner: ctx.runner, kubeconfig: session.kubeconfig, sleep: ctx.sleep, now: ctx.now, freePort });
+  const { buildPlatform } = await import('../charts/platform-app.js');
+  const { shop } = buildPlatform();
+  let forward: Promise<Awaited<ReturnType<ClusterAccess['forwardPrometheus']>>> | undefined;
+  return clusterEnvironment({
+    access,
+    baseUrl: ctx.env.MESHKIT_URL || settings.ingressUrl,
+    namespaces,
+    kafkaCluster: kafkaClusterName,
+    servicePort: (service: ServiceName) => shop.service(service).port,
+    adminPort: shop.service('order').adminPort,
+    resourcesDir: join(ctx.repoRoot, 'dist', 'chaos'),
+    // apps/order/app.ts defaults; the chart sets neither SWEEP_INTERVAL_MS nor STALE_ORDER_MS (a test checks).
+    orderSweep: { intervalMs: 10_000, staleMs: 60_000 },
+    prometheusUrl: async () => (await (forward ??= access.forwardPrometheus(namespaces.istio))).url,
+    close: async () => {
+      if (forward) (await forward.catch(() => undefined))?.forward.stop();
+      api.close();
+    },
+  });
+}
+
+/** Local processes behind the local edge, with a Kafka broker of the run's own when asked. */
+export async function openLocal(withKafka: boolean, print: (line: string) => void): Promise<ChaosEnvironment> {
+  const [{ startLocalShop }, { localEnvironment }] = await Promise.all([import('../apps/local-shop.js'), import('./local.js')]);
+  const broker = withKafka ? await (await import('../test/harness/kafka-broker.js')).startKafkaBroker() : undefined;
+  if (broker) print(`started a Kafka broker of this run on ${broker.brokers.join(',')}`);
+  const orderSweep = { intervalMs: 1_000, staleMs: 15_000 };
+  const quiet = { LOG_LEVEL: 'warn' };
+  try {
+    const shop = await startLocalShop({
+      kafkaBrokers: broker?.brokers,
+      env: {
+        user: quiet,
+        product: quiet,
+        payment: quiet,
+        notification: quiet,
+        order: { ...quiet, SWEEP_INTERVAL_MS: String(orderSweep.intervalMs), STALE_ORDER_MS: String(orderSweep.staleMs) },
+      },
+    });
+    print(`started the local shop (run directory ${shop.runDir}), edge ${shop.edgeUrl}`);
+    return localEnvironment({
+      shop,
+      orderSweep,
+      kafka: broker,
+      close: async () => {
+        await shop.stop();
+        await broker?.stop();
+      },
+    });
+  } catch (error) {
+    await broker?.stop();
+    throw error;
+  }
+}
+
+export interface MainDeps {
+  readonly print: (line: string) => void;
+  readonly progress: (line: string, final: boolean) => void;
+  readonly open: (args: ChaosArgs) => Promise<ChaosEnvironment>;
+  readonly repoRoot: string;
+  readonly signal?: AbortSignal;
+}
+
+/** Runs the command line; resolves to the exit code. */
+export async function main(argv: readonly string[], deps: MainDeps): Promise<number> {
+  let args: ChaosArgs;
+  try {
+    args = parseArgs(argv);
+  } catch (error) {
+    deps.print(`${error instanceof Error ? error.message : String(error)}\n\n${usage}`);
+    return 2;
+  }
+  if (args.command === 'help') {
+    deps.print(usage);
+    return argv.length === 0 ? 2 : 0;
+  }
+  if (args.command === 'list') {
+    for (const s of scenarios) deps.print(`${s.number}  ${s.id}: ${s.title}\n   expect: ${s.expectation}`);
+    return 0;
+  }
+  const files = synthChaos(join(deps.repoRoot, 'dist', 'chaos'));
+  deps.print(`fault resources: ${files.map((f) => f.slice(deps.repoRoot.length + 1)).join(', ')}`);
+  if (args.command === 'synth') return 0;
+
+  const env = await deps.open(args);
+  let reports: ScenarioReport[] = [];
+  try {
+    const options: RunOptions & { report: (text: string) => void } = {
+      timings: args.timings,
+      print: (line) => deps.print(`  ${line}`),
+      progress: deps.progress,
+      signal: deps.signal,
+      report: (text) => deps.print(`${text}\n`),
+    };
+    deps.print(`chaos: ${args.scenarios.length} scenario(s) on ${env.description}`);
+    reports = await runScenarios(
+      args.scenarios.map((id) => findScenario(id)),
+      env,
+      options,
+    );
+  } finally {
+    await env.close();
+  }
+  if (args.json) writeFileSync(args.json, `${JSON.stringify(reports, null, 2)}\n`);
+  if (reports.length > 1) {
+    deps.print('summary:');
+    for (const r of reports) deps.print(`  ${r.verdict.padEnd(12)} ${r.scenario.number} ${r.scenario.id}${r.reason ? ` — ${r.reason}` : ''}`);
+  }
+  return exitCode(reports, argv[0] === 'all');
+}
+
+export { renderReport };
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const { realContext } = await import('../cli/main.js');
+  const ctx = realContext();
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onSignal = () => {
+    interrupts += 1;
+    if (interrupts > 1) process.exit(130);
+    process.stderr.write(
+      '\ninterrupted: finishing the current phase, reverting the fault, reporting (Ctrl-C again to quit at once, leaving the fault in place)\n',
+    );
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  main(process.argv.slice(2), {
+    print: (line) => console.log(line),
+    progress: progressPrinter((text) => process.stderr.write(text), process.stderr.isTTY === true),
+    open: (args) => (args.local ? openLocal(args.kafka, (line) => console.log(line)) : openCluster(ctx)),
+    repoRoot: ctx.repoRoot,
+    signal: controller.signal,
+  }).then(
+    (code) => {
+      process.exitCode = code;
+      // Handles kept by clients (kafkajs, agents) must not keep a finished run alive.
+      setTimeout(() => process.exit(code), 2_000).unref();
+    },
+    (error: unknown) => {
+      console.error(error instanceof Error ? error.message : error);
+      process.exitCode = 1;
+      setTimeout(() => process.exit(1), 2_000).unref();
+    },
+  );
+}
