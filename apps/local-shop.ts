@@ -521,6 +521,7 @@ export async function startLocalShop(options: LocalShopOptions = {}): Promise<Lo
         ...inheritedEnv(),
         PORT: String(portOf(name, false)),
         ADMIN_PORT: String(portOf(name, true)),
+        HOST: '127.0.0.1',
         ...(databaseUrl ? { DATABASE_URL: databaseUrl } : { PGLITE_DATA_DIR: dataDir }),
         // No endpoints to update locally: the drain starts at once (Kubernetes waits 3 s for them).
         SHUTDOWN_DELAY_MS: '0',

@@ -112,6 +112,11 @@ export interface BaseConfig {
   readonly port: number;
   /** Health, metrics and chaos; a container port only, never in a Service. */
   readonly adminPort: number;
+  /**
+   * Address both servers bind to: every interface in a pod (the sidecar forwards to the pod IP),
+   * loopback for local runs (HOST=127.0.0.1), so a laptop's shop is not reachable from its network.
+   */
+  readonly host: string;
   /** PostgreSQL URL; when unset the service runs on an embedded PGlite. */
   readonly databaseUrl: string | undefined;
   /** PGlite data directory (`memory://` keeps it in memory); used only without DATABASE_URL. */
@@ -153,6 +158,7 @@ export function readBaseConfig(service: string, reader: EnvReader): BaseConfig {
     serviceName,
     port,
     adminPort,
+    host: reader.string('HOST', '0.0.0.0'),
     databaseUrl,
     pgliteDataDir: reader.string('PGLITE_DATA_DIR', join(tmpdir(), `meshkit-${service}`)),
     kafka,

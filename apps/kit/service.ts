@@ -81,7 +81,7 @@ export async function startService<S>(definition: ServiceDefinition<S>, env: Rea
   const state: { phase: 'starting' | 'ready' | 'draining'; db?: Database } = { phase: 'starting' };
 
   const adminServer = createServer(createHttpApp({ routes: adminRoutes(state, metrics, chaos), logger, accessLog: false }));
-  const adminPort = await listen(adminServer, config.adminPort);
+  const adminPort = await listen(adminServer, config.adminPort, config.host);
 
   let db: Database | undefined;
   let publicServer: Server | undefined;
@@ -97,7 +97,7 @@ export async function startService<S>(definition: ServiceDefinition<S>, env: Rea
     // Longer than the sidecar keeps idle upstream connections, so Envoy never reuses one Node already closed.
     publicServer.keepAliveTimeout = 65_000;
     publicServer.headersTimeout = 66_000;
-    const port = await listen(publicServer, config.port);
+    const port = await listen(publicServer, config.port, config.host);
     for (const worker of workers) worker.start();
     state.phase = 'ready';
     logger.info({ port, adminPort, database: db.kind, kafka: config.kafka ? config.kafka.brokers : 'off' }, 'service ready');
@@ -201,8 +201,8 @@ function adminRoutes(state: { phase: string; db?: Database }, metrics: HttpMetri
   ];
 }
 
-async function listen(server: Server, port: number): Promise<number> {
-  server.listen(port);
+async function listen(server: Server, port: number, host: string): Promise<number> {
+  server.listen(port, host);
   await once(server, 'listening');
   return (server.address() as AddressInfo).port;
 }

@@ -32,6 +32,7 @@ describe('service bundles', () => {
         PATH: process.env['PATH'],
         PORT: String(port),
         ADMIN_PORT: String(adminPort),
+        HOST: '127.0.0.1',
         PGLITE_DATA_DIR: 'memory://',
         SHUTDOWN_DELAY_MS: '0',
         USER_URL: 'http://127.0.0.1:9',

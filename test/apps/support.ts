@@ -5,7 +5,7 @@ import { startService, type RunningService, type ServiceDefinition } from '../..
 
 /** Env of an in-process test instance: ports picked by the OS, PGlite in memory, quiet logs, no drain delay. */
 export function testEnv(extra: Record<string, string> = {}): Record<string, string> {
-  return { PORT: '0', ADMIN_PORT: '0', PGLITE_DATA_DIR: 'memory://', LOG_LEVEL: 'silent', SHUTDOWN_DELAY_MS: '0', ...extra };
+  return { PORT: '0', ADMIN_PORT: '0', HOST: '127.0.0.1', PGLITE_DATA_DIR: 'memory://', LOG_LEVEL: 'silent', SHUTDOWN_DELAY_MS: '0', ...extra };
 }
 
 export function startForTest<S>(definition: ServiceDefinition<S>, extra: Record<string, string> = {}): Promise<RunningService> {
