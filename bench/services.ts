@@ -9,6 +9,9 @@
  * Usage: tsx bench/services.ts [--reps 3] [--seconds 8] [--saga-seconds 20]
  */
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { bundleService } from './lib/bundle.js';
@@ -19,7 +22,8 @@ import { closedLoop, openLoop, type LoadResult, type LoadTarget } from './lib/ht
 import { startBenchShop, startInfra } from './lib/infra.js';
 import { loadNow } from './lib/machine.js';
 import { runTimed } from './lib/proc.js';
-import { log, runScript, runSection } from './lib/results.js';
+import { summarizeProfile } from './lib/profile.js';
+import { log, repoRoot, runScript, runSection } from './lib/results.js';
 
 const S = 'services';
 
@@ -92,7 +96,7 @@ async function interleaved(
       });
       log(
         S,
-        `${label} rep ${rep + 1}/${opts.reps} ${arm.id}: ${result.rps} req/s, p50 ${result.latency.p50Ms} ms, p99 ${result.latency.p99Ms} ms, failed ${result.failed}`,
+        `${label} rep ${rep + 1}/${opts.reps} ${arm.id}: ${result.rps} req/s, p50 ${result.latency.p50Ms} ms, p99 ${result.latency.p99Ms} ms, failed ${result.failed}, server CPU ${Math.round((cpuMsPerRequest['server'] ?? 0) * 1000)} µs/request`,
       );
     }
   }
@@ -263,6 +267,30 @@ async function main(): Promise<void> {
         );
         for (const server of fronts.values()) await server.stop();
 
+        // Where the order service's own CPU goes: the kit front from source under --cpu-prof (names intact), 30 orders/s.
+        log(S, 'profiling the order front (node --cpu-prof, from source through tsx) at 30 orders/s');
+        const profileDir = mkdtempSync(join(tmpdir(), 'meshkit-bench-profile-'));
+        const profiled = await startChild(
+          join(repoRoot, 'bench', 'servers', 'variant-server.ts'),
+          {
+            PATH: process.env.PATH,
+            ROUTE: 'order',
+            VARIANT: 'kit',
+            DATABASE_URL: await infra.postgres.createDatabase('bench_front_profiled'),
+            USER_URL: shop.urls.user,
+            PRODUCT_URL: shop.urls.product,
+            PAYMENT_URL: shop.urls.payment,
+          },
+          60_000,
+          ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, '--import', 'tsx'],
+        );
+        started.push(profiled);
+        const profiledRun = await openLoop(orderTarget(profiled.url), { rate: 30, warmupMs: 2000, durationMs: 15_000, maxSockets: 64 });
+        await profiled.stop();
+        const orderProfile = { ...summarizeProfile(profileDir), orders: profiledRun.sent };
+        rmSync(profileDir, { recursive: true, force: true });
+        log(S, `order front profile: ${JSON.stringify(orderProfile)}`);
+
         return {
           notes: {
             loadGenerator: 'node:http keep-alive client in the benchmark process on the same 2 cores (bench/lib/http-load.ts)',
@@ -279,6 +307,7 @@ async function main(): Promise<void> {
             at50,
             at100,
             closedLoop: { ...max, connections: 16 },
+            orderProfile: { ...orderProfile, busyMsPerOrder: Math.round((orderProfile.busyMs / Math.max(1, orderProfile.orders)) * 100) / 100 },
             front: {
               arms: frontArms,
               kitOverheadPct: overhead(frontArms['bare'], frontArms['kit']),

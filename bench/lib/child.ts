@@ -15,8 +15,8 @@ export interface ChildServer {
  * or to log pino's `service ready` line with the port. stdout is a pipe the
  * parent drains, as a container runtime would read it.
  */
-export async function startChild(file: string, env: NodeJS.ProcessEnv, timeoutMs = 60_000): Promise<ChildServer> {
-  const child: ChildProcess = spawn(process.execPath, [file], { env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+export async function startChild(file: string, env: NodeJS.ProcessEnv, timeoutMs = 60_000, nodeArgs: readonly string[] = []): Promise<ChildServer> {
+  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, file], { env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
   let bytes = 0;
   let stderr = '';
   let buffered = '';

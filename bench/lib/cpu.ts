@@ -76,9 +76,9 @@ export function cpuMsPer(before: Record<string, number>, after: Record<string, n
   let total = 0;
   for (const name of Object.keys(after)) {
     const ms = ((after[name]! - (before[name] ?? 0)) * 1000) / Math.max(1, units);
-    out[name] = Math.round(ms * 100) / 100;
+    out[name] = Math.round(ms * 10_000) / 10_000;
     total += ms;
   }
-  out['total'] = Math.round(total * 100) / 100;
+  out['total'] = Math.round(total * 10_000) / 10_000;
   return out;
 }
