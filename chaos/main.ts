@@ -108,6 +108,9 @@ export function progressPrinter(write: (text: string) => void, tty: boolean): (l
   };
 }
 
+/** The order service's recovery sweep on the cluster: apps/order/app.ts defaults, since the chart sets neither SWEEP_INTERVAL_MS nor STALE_ORDER_MS (a test checks both). */
+export const clusterOrderSweep = { intervalMs: 10_000, staleMs: 60_000 } as const;
+
 /** The kind cluster as a ChaosEnvironment: the bring-up's session (kubeconfig, API), its runner, the platform's ports. */
 export async function openCluster(ctx: Context): Promise<ChaosEnvironment> {
   if (!(await clusterExists(ctx.runner))) throw new Error(`no kind cluster ${settings.clusterName}: \`make up\` first`);
@@ -127,8 +130,7 @@ export async function openCluster(ctx: Context): Promise<ChaosEnvironment> {
     servicePort: (service: ServiceName) => shop.service(service).port,
     adminPort: shop.service('order').adminPort,
     resourcesDir: join(ctx.repoRoot, 'dist', 'chaos'),
-    // apps/order/app.ts defaults; the chart sets neither SWEEP_INTERVAL_MS nor STALE_ORDER_MS (a test checks).
-    orderSweep: { intervalMs: 10_000, staleMs: 60_000 },
+    orderSweep: clusterOrderSweep,
     prometheusUrl: async () => (await (forward ??= access.forwardPrometheus(namespaces.istio))).url,
     close: async () => {
       if (forward) (await forward.catch(() => undefined))?.forward.stop();

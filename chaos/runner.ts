@@ -118,6 +118,8 @@ export async function runScenario(scenario: Scenario, env: ChaosEnvironment, opt
     await sleep(timings.baselineMs);
     await readBoundary();
     load.setPhase('during');
+    // The fault must not land on requests of the baseline still in flight.
+    await load.settled('baseline', timings.requestTimeoutMs);
     try {
       injection = await run.inject();
       step(`inject: ${injection.description}`);

@@ -136,6 +136,12 @@ export interface LoadRun {
   /** Requests scheduled from now on count toward phase `name`. */
   setPhase(name: string): void;
   readonly phase: string;
+  /**
+   * Resolves once no request scheduled in `phase` is in flight any more (or after
+   * `timeoutMs`), so a fault injected after a phase switch never lands on the previous
+   * phase's requests. Resolves false when it timed out.
+   */
+  settled(phase: string, timeoutMs: number): Promise<boolean>;
   /** Stops scheduling, waits for the requests in flight (bounded by the timeout) and returns the result. */
   stop(): Promise<LoadResult>;
   /** Settles when the run ends by itself (duration or request bound) or after stop(). */
@@ -271,6 +277,8 @@ export function startLoad(options: LoadOptions): LoadRun {
   let phase = options.phase ?? 'baseline';
   phases.push({ name: phase, startMs: 0, endMs: 0 });
   let inFlight = 0;
+  const inFlightByPhase = new Map<string, number>();
+  const waiters = new Set<() => void>();
   let scheduled = 0;
   let stopped = false;
   let wake: (() => void) | undefined;
@@ -317,6 +325,7 @@ export function startLoad(options: LoadOptions): LoadRun {
       return;
     }
     inFlight += 1;
+    inFlightByPhase.set(phaseName, (inFlightByPhase.get(phaseName) ?? 0) + 1);
     stats.sent += 1;
     try {
       const prepared = await loadTarget.prepare(seq);
@@ -349,6 +358,8 @@ export function startLoad(options: LoadOptions): LoadRun {
       process.emitWarning(`load target '${loadTarget.name}': ${error instanceof Error ? error.message : String(error)}`);
     } finally {
       inFlight -= 1;
+      inFlightByPhase.set(phaseName, (inFlightByPhase.get(phaseName) ?? 1) - 1);
+      for (const wake of waiters) wake();
     }
   }
 
@@ -427,6 +438,22 @@ export function startLoad(options: LoadOptions): LoadRun {
     },
     get phase() {
       return phase;
+    },
+    settled(phaseName: string, timeoutMs: number) {
+      return new Promise<boolean>((resolve) => {
+        const check = () => {
+          if ((inFlightByPhase.get(phaseName) ?? 0) > 0) return;
+          finish(true);
+        };
+        const finish = (result: boolean) => {
+          clearTimeout(timer);
+          waiters.delete(check);
+          resolve(result);
+        };
+        const timer = setTimeout(() => finish(false), timeoutMs);
+        waiters.add(check);
+        check();
+      });
     },
     async stop() {
       stopped = true;

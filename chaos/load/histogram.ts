@@ -53,6 +53,7 @@ export class LatencyHistogram {
   percentile(p: number): number | undefined {
     if (!(p >= 0 && p <= 100)) throw new Error(`a percentile is between 0 and 100 (got ${p})`);
     if (this.total === 0) return undefined;
+    if (p === 0) return this.min;
     const rank = Math.max(1, Math.ceil((p / 100) * this.total));
     let seen = 0;
     for (const index of [...this.buckets.keys()].sort((a, b) => a - b)) {
