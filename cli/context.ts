@@ -117,5 +117,5 @@ export function findIstio(ctx: Pick<Context, 'env'>): IstioRelease {
 }
 
 export const istioDownloadHint =
-  `download Istio ${versions.istio} (curl -L https://istio.io/downloadIstio | ISTIO_VERSION=${versions.istio} sh -) ` +
+  `unpack Istio's ${versions.istio} release archive (istioctl and samples/, from Istio's release page) ` +
   `and export ISTIO_HOME=$PWD/istio-${versions.istio}`;

@@ -50,7 +50,7 @@ describe('make doctor', () => {
     expect(check(checks, 'kind').fix).toContain('install kind v0.30.0 or newer');
     expect(check(checks, 'helm').fix).toBe('install Helm 3.8 or newer: https://helm.sh/docs/intro/install/');
     expect(check(checks, 'istioctl').fix).toBe(
-      `download Istio ${versions.istio} (curl -L https://istio.io/downloadIstio | ISTIO_VERSION=${versions.istio} sh -) and export ISTIO_HOME=$PWD/istio-${versions.istio}`,
+      `unpack Istio's ${versions.istio} release archive (istioctl and samples/, from Istio's release page) and export ISTIO_HOME=$PWD/istio-${versions.istio}`,
     );
     expect(check(checks, 'kubectl').fix).toBe('install kubectl 1.34: https://kubernetes.io/docs/tasks/tools/');
   });
