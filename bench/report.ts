@@ -88,6 +88,33 @@ function synthTargets(s: Section | undefined): Target[] {
   ];
 }
 
+/** Runs whose throughput spread by more than this (max - min over median) are too noisy to judge a 15% difference by. */
+const NOISY_SPREAD_PCT = 20;
+
+/**
+ * The kit-overhead verdict: measured throughput when the runs were steady; when the shared machine made
+ * them noisy, the throughput the CPU per request implies (server, PostgreSQL and load generator share the
+ * two cores, so throughput is inversely proportional to their CPU per request once the cores are busy).
+ */
+function kitRow(target: string, read: any, where: string, loads: number[], why: string[]): Target {
+  const noisy = Math.max(read.rpsSpreadPct?.bare ?? Infinity, read.rpsSpreadPct?.kit ?? Infinity) > NOISY_SPREAD_PCT;
+  const judged: number = noisy && read.kitCpuBoundOverheadPct !== undefined ? read.kitCpuBoundOverheadPct : read.kitOverheadPct;
+  return {
+    target,
+    measured:
+      `${num(read.kitOverheadPct, 1)}% fewer requests/s measured (${num(read.arms.kit.medianRps)} vs ${num(read.arms.bare.medianRps)} bare, ${where}; spread of the runs ${num(read.rpsSpreadPct?.bare, 0)}% / ${num(read.rpsSpreadPct?.kit, 0)}%); ` +
+      `${num(read.kitCpuBoundOverheadPct, 1)}% from CPU per request (everything on the two cores); server CPU +${num(read.kitCpuOverheadPct, 0)}% (${num(read.arms.kit.serverCpuUsPerRequest)} vs ${num(read.arms.bare.serverCpuUsPerRequest)} µs/request)`,
+    met: judged <= 15,
+    load: load1(loads),
+    why: [
+      noisy
+        ? `Judged on the CPU-derived figure: the throughput runs spread by more than ${NOISY_SPREAD_PCT}% while other tenants loaded the machine, more than the difference being measured.`
+        : 'Judged on the measured throughput (the runs were steady).',
+      ...why,
+    ].join(' '),
+  };
+}
+
 function serviceTargets(s: Section | undefined): Target[] {
   if (!s) {
     return [
@@ -100,7 +127,7 @@ function serviceTargets(s: Section | undefined): Target[] {
   const memRead = d.read.memory;
   const armLoads = (arms: Record<string, any>) => Object.values(arms).flatMap((a: any) => (a.runs as any[]).map((r) => r.load1 as number));
   const a100 = d.saga.at100;
-  const cpu = d.saga.at100.cpuMsPerOrder as Record<string, number>;
+  const cpu = (d.saga.at100.marginalCpuMsPerOrder ?? d.saga.at100.cpuMsPerOrder) as Record<string, number>;
   const cpuTotal = cpu['total'] ?? Number.NaN;
   const top = Object.entries(cpu)
     .filter(([k]) => k !== 'total')
@@ -110,34 +137,28 @@ function serviceTargets(s: Section | undefined): Target[] {
   const sagaMet = a100.latency.p99Ms < 50 && a100.failed === 0 && a100.rps >= 0.95 * a100.offeredRps;
   const micro = d.micro;
   return [
-    {
-      target: "the kit's per-request overhead ≤ 15% of throughput: GET /products/{id} with and without the kit",
-      measured: `${num(pgRead.kitOverheadPct, 1)}% fewer requests/s (${num(pgRead.arms.kit.medianRps)} vs ${num(pgRead.arms.bare.medianRps)} bare, on PostgreSQL); server CPU +${num(pgRead.kitCpuOverheadPct, 0)}% (${num(pgRead.arms.kit.serverCpuUsPerRequest)} vs ${num(pgRead.arms.bare.serverCpuUsPerRequest)} µs/request). POST /orders front: ${num(d.saga.front.kitOverheadPct, 1)}% fewer orders/s (front CPU +${num(d.saga.front.kitCpuOverheadPct, 0)}%)`,
-      met: pgRead.kitOverheadPct <= 15,
-      load: load1(armLoads(pgRead.arms)),
-      why:
-        `The real read: the same Inventory and PostgreSQL query behind a bare Express 5 route and behind the kit. The database round trip and the load generator share the two cores, so the kit's extra CPU (second figure) shows up only partly in throughput. ` +
-        `For POST /orders the four downstream calls dominate; there only the order front differs. ` +
-        `Throughput differences of a few percent are within the run-to-run noise of this shared machine (per-run figures below); the server CPU per request is the steadier measure.`,
-    },
-    {
-      target: 'the same, the kit alone: the read handler with its data in memory (no database), with and without the kit',
-      measured: `${num(memRead.kitOverheadPct, 1)}% fewer requests/s (${num(memRead.arms.kit.medianRps)} vs ${num(memRead.arms.bare.medianRps)}); server CPU +${num(memRead.kitCpuOverheadPct, 0)}% (${num(memRead.arms.kit.serverCpuUsPerRequest)} vs ${num(memRead.arms.bare.serverCpuUsPerRequest)} µs/request)`,
-      met: memRead.kitOverheadPct <= 15,
-      load: load1(armLoads(memRead.arms)),
-      why:
+    kitRow("the kit's per-request overhead ≤ 15% of throughput: GET /products/{id} with and without the kit", pgRead, 'on PostgreSQL', armLoads(pgRead.arms), [
+      `The real read: the same Inventory and PostgreSQL query behind a bare Express 5 route and behind the kit.`,
+      `POST /orders, where only the order front differs and four downstream calls dominate: ${num(d.saga.front.kitOverheadPct, 1)}% fewer orders/s, front CPU +${num(d.saga.front.kitCpuOverheadPct, 0)}% per order.`,
+    ]),
+    kitRow(
+      'the same, the kit alone: the read handler with its data in memory (no database), with and without the kit',
+      memRead,
+      'in memory',
+      armLoads(memRead.arms),
+      [
         `The worst case, where the kit is nearly all the work: it isolates what the kit costs per request. Each part removed in turn (throughput / server CPU): ` +
-        `access log ${num(memRead.overheadPct.accessLog, 1)}% / ${num(memRead.cpuOverheadPct.accessLog, 0)}%, validation ${num(memRead.overheadPct.validation, 1)}% / ${num(memRead.cpuOverheadPct.validation, 0)}%, metrics ${num(memRead.overheadPct.metrics, 1)}% / ${num(memRead.cpuOverheadPct.metrics, 0)}%; requests carrying trace headers against none ${num(memRead.overheadPct.traceHeadersPresent, 1)}% / ${num(memRead.cpuOverheadPct.traceHeadersPresent, 0)}% (negative: cheaper). ` +
-        `Per call (micro-benchmark, bench/servers/micro.ts): trace context from headers ${num(micro.contextFromTraceHeadersNs)} ns with trace headers, ${num(micro.contextWithoutTraceHeadersNs)} ns without (a request id is generated); a RED metrics observation ${num(micro.metricsObserveNs)} ns; one access-log line ${num(micro.accessLogLineNs)} ns; entering the async context ${num(micro.runWithContextNs)} ns. ` +
-        `What is left is Express routing through the kit's stages (mark, chaos, async handler wrapper) and its JSON error/response path.`,
-    },
+          `access log ${num(memRead.overheadPct.accessLog, 1)}% / ${num(memRead.cpuOverheadPct.accessLog, 0)}%, validation ${num(memRead.overheadPct.validation, 1)}% / ${num(memRead.cpuOverheadPct.validation, 0)}%, metrics ${num(memRead.overheadPct.metrics, 1)}% / ${num(memRead.cpuOverheadPct.metrics, 0)}%; requests carrying trace headers against none ${num(memRead.overheadPct.traceHeadersPresent, 1)}% / ${num(memRead.cpuOverheadPct.traceHeadersPresent, 0)}% (negative: cheaper).`,
+        `Per call (micro-benchmark, bench/servers/micro.ts): trace context from headers ${num(micro.contextFromTraceHeadersNs)} ns with trace headers, ${num(micro.contextWithoutTraceHeadersNs)} ns without (a request id is generated); a RED metrics observation ${num(micro.metricsObserveNs)} ns; one access-log line ${num(micro.accessLogLineNs)} ns; entering the async context ${num(micro.runWithContextNs)} ns. What is left is Express routing through the kit's stages (mark, chaos, async handler wrapper) and its JSON response path.`,
+      ],
+    ),
     {
       target: 'order saga p99 < 50 ms at 100 orders/s, everything local',
       measured: `p99 ${ms(a100.latency.p99Ms)}, p50 ${ms(a100.latency.p50Ms)} at ${num(a100.offeredRps)} offered → ${num(a100.rps, 1)} confirmed/s, ${num(a100.failed)} failed; one at a time: p50 ${ms(d.saga.unloaded.latency.p50Ms)}; most sustained (16 connections): ${num(d.saga.closedLoop.rps, 1)} orders/s`,
       met: sagaMet,
       load: loadOf(a100.load),
       why:
-        `Open loop (latency from when each order was due, so queueing counts). At 100/s each order cost ${num(cpuTotal, 1)} ms of CPU across the machine (${top} ms; the services' idle work, such as the relay polling and Kafka heartbeats, included), so two idle cores give at most ~${num(2000 / cpuTotal)} orders/s; ` +
+        `Open loop (latency from when each order was due, so queueing counts). At 100/s each order cost ${num(cpuTotal, 1)} ms of CPU across the machine${d.saga.at100.marginalCpuMsPerOrder ? ` above what the idle shop burns (idle, the shop and broker use ${num(d.saga.idleCpuMsPerSecond?.total, 0)} ms of CPU per second)` : ''} (${top} ms), so two otherwise idle cores give at most ~${num(2000 / cpuTotal)} orders/s; ` +
         `${sagaMet ? 'at 100 orders/s the shop runs below that bound with room to spare.' : `at 100 orders/s ${a100.rps < 0.95 * a100.offeredRps || d.saga.closedLoop.rps < 100 ? 'the shop is at or past that bound on this shared machine, so requests queue and the tail grows' : 'the tail exceeds the target'}.`} ` +
         `Lower rates: 25/s p99 ${ms(d.saga.at25.latency.p99Ms)}, 50/s p99 ${ms(d.saga.at50.latency.p99Ms)}. ` +
         (d.saga.orderProfile
@@ -379,9 +400,9 @@ function servicesDetails(s: Section): string {
     '',
     table(['load', 'confirmed/s', 'p50', 'p90', 'p99', 'max', 'confirmed / failed', 'CPU ms/order', 'load (1 min)'], sagaRows),
     '',
-    "CPU per order by process (ms; user + system from /proc; the benchmark process also reads and writes the five services' logs):",
+    "CPU per order by process (ms; user + system from /proc, warm-up included; the benchmark process also reads and writes the five services' logs; 'above idle' subtracts what the idle shop burns over the same time):",
     '',
-    table(['process', 'at 100/s', 'closed loop'], cpuRows),
+    table(['process', 'idle: ms per second', 'at 100/s', 'at 100/s above idle', 'closed loop', 'closed loop above idle'], cpuRows),
     '',
     'POST /orders with and without the kit (an order front of each kind, same user/product/payment services):',
     '',

@@ -85,7 +85,7 @@ async function interleaved(
       const groups = { server: () => [server.pid], postgres: () => processTree(`port=${opts.postgresPort}`), loadGenerator: () => [process.pid] };
       const cpuBefore = cpuSeconds(groups);
       const result = await closedLoop(target(server, arm), { connections: opts.connections, warmupMs: 0, durationMs: opts.seconds * 1000 });
-      const cpuMsPerRequest = cpuMsPer(cpuBefore, cpuSeconds(groups), result.sent);
+      const cpuMsPerRequest = cpuMsPer(cpuBefore, cpuSeconds(groups), result.totalSent);
       const logged = server.stdoutBytes() - bytesBefore;
       runs.get(arm.id)!.push({
         ...result,
@@ -106,6 +106,16 @@ async function interleaved(
 /** Throughput lost against `bare`, in percent. */
 const overhead = (bare: ArmResult | undefined, other: ArmResult | undefined) =>
   bare && other ? Math.round((1 - other.medianRps / bare.medianRps) * 1000) / 10 : Number.NaN;
+/**
+ * Throughput lost against `bare` when the two cores are the limit, in percent: from the CPU per request of
+ * everything on them (server, PostgreSQL, load generator), which the machine's other tenants do not change.
+ */
+const cpuBoundOverhead = (bare: ArmResult | undefined, other: ArmResult | undefined) => {
+  const total = (a: ArmResult) => median(a.runs.map((r) => r.cpuMsPerRequest['total'] ?? Number.NaN));
+  return bare && other ? Math.round((1 - total(bare) / total(other)) * 1000) / 10 : Number.NaN;
+};
+/** Spread of an arm's throughput over its runs: (max - min) / median, in percent. */
+const spread = (a: ArmResult | undefined) => (a ? Math.round(((Math.max(...a.rps) - Math.min(...a.rps)) / a.medianRps) * 1000) / 10 : Number.NaN);
 /** Extra server CPU per request against `bare`, in percent. */
 const cpuOverhead = (bare: ArmResult | undefined, other: ArmResult | undefined) =>
   bare && other ? Math.round((other.serverCpuUsPerRequest / bare.serverCpuUsPerRequest - 1) * 1000) / 10 : Number.NaN;
@@ -175,6 +185,8 @@ async function main(): Promise<void> {
           arms,
           kitOverheadPct: overhead(arms['bare'], arms['kit']),
           kitCpuOverheadPct: cpuOverhead(arms['bare'], arms['kit']),
+          kitCpuBoundOverheadPct: cpuBoundOverhead(arms['bare'], arms['kit']),
+          rpsSpreadPct: { bare: spread(arms['bare']), kit: spread(arms['kit']) },
           overheadPct: parts(overhead),
           cpuOverheadPct: parts(cpuOverhead),
         };
@@ -217,18 +229,32 @@ async function main(): Promise<void> {
           loadGeneratorAndLogs: () => [process.pid],
         };
 
+        // What the shop burns doing nothing (relay polling, Kafka fetches and heartbeats, the broker itself), per second.
+        const idleBefore = cpuSeconds(cpuGroups);
+        const idleBegan = performance.now();
+        await new Promise((resolve) => setTimeout(resolve, 5000));
+        const idleSeconds = (performance.now() - idleBegan) / 1000;
+        const idleCpuMsPerSecond = cpuMsPer(idleBefore, cpuSeconds(cpuGroups), idleSeconds);
+        log(S, `idle shop: ${idleCpuMsPerSecond['total']} ms of CPU per second`);
+
         const sagaRun = async (label: string, run: () => Promise<LoadResult>) => {
           const load = loadNow();
           const stopRss = sampleRss(pids);
           const before = cpuSeconds(cpuGroups);
+          const began = performance.now();
           const result = await run();
-          const cpuMsPerOrder = cpuMsPer(before, cpuSeconds(cpuGroups), result.sent);
+          const wallSeconds = (performance.now() - began) / 1000;
+          const cpuMsPerOrder = cpuMsPer(before, cpuSeconds(cpuGroups), result.totalSent);
+          // The same, less what the shop would have burnt idle over the run: the CPU the orders themselves cost.
+          const marginalCpuMsPerOrder = Object.fromEntries(
+            Object.entries(cpuMsPerOrder).map(([k, v]) => [k, Math.round((v - ((idleCpuMsPerSecond[k] ?? 0) * wallSeconds) / result.totalSent) * 100) / 100]),
+          );
           const rss = stopRss();
           log(
             S,
-            `saga ${label}: ${result.rps} orders/s, p50 ${result.latency.p50Ms} ms, p99 ${result.latency.p99Ms} ms, failed ${result.failed} ${JSON.stringify(result.statuses)}; CPU ${cpuMsPerOrder['total']} ms/order`,
+            `saga ${label}: ${result.rps} orders/s, p50 ${result.latency.p50Ms} ms, p99 ${result.latency.p99Ms} ms, failed ${result.failed} ${JSON.stringify(result.statuses)}; CPU ${cpuMsPerOrder['total']} ms/order (${marginalCpuMsPerOrder['total']} above idle)`,
           );
-          return { ...result, load, cpuMsPerOrder, rss };
+          return { ...result, load, cpuMsPerOrder, marginalCpuMsPerOrder, rss };
         };
         const open = (rate: number, secs: number) => () =>
           openLoop(orderTarget(shop.urls.order), { rate, warmupMs: 3000, durationMs: secs * 1000, maxSockets: 256 });
@@ -302,6 +328,7 @@ async function main(): Promise<void> {
           read,
           saga: {
             shopStartupMs: startupMs,
+            idleCpuMsPerSecond,
             unloaded,
             at25,
             at50,
@@ -312,6 +339,7 @@ async function main(): Promise<void> {
               arms: frontArms,
               kitOverheadPct: overhead(frontArms['bare'], frontArms['kit']),
               kitCpuOverheadPct: cpuOverhead(frontArms['bare'], frontArms['kit']),
+              rpsSpreadPct: { bare: spread(frontArms['bare']), kit: spread(frontArms['kit']) },
             },
           },
           rss: { idle: idleRss, at100: at100.rss, closedLoop: max.rss },

@@ -17,7 +17,7 @@ function hz(): number {
 interface Stat {
   readonly pid: number;
   readonly ppid: number;
-  /** utime + stime, in clock ticks. */
+  /** utime + stime + cutime + cstime, in clock ticks: its own time and that of the children it has reaped. */
   readonly ticks: number;
 }
 
@@ -26,7 +26,7 @@ function stat(pid: number): Stat | undefined {
     const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // The command name (field 2) may contain spaces: fields after it start past the last ')'.
     const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-    return { pid, ppid: Number(fields[1]), ticks: Number(fields[11]) + Number(fields[12]) };
+    return { pid, ppid: Number(fields[1]), ticks: Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]) };
   } catch {
     return undefined;
   }
@@ -65,7 +65,11 @@ export function processTree(needle: string): number[] {
   return [...tree];
 }
 
-/** CPU seconds (user + system) used so far by each group of processes; groups are re-resolved on each call. */
+/**
+ * CPU seconds (user + system) used so far by each group of processes; groups are re-resolved on each call.
+ * A process that exited and was reaped (a PostgreSQL backend whose pool connection closed) stays counted
+ * through its parent's cutime/cstime, so the sum over the live tree only grows.
+ */
 export function cpuSeconds(groups: Readonly<Record<string, () => readonly number[]>>): Record<string, number> {
   return Object.fromEntries(Object.entries(groups).map(([name, pids]) => [name, pids().reduce((sum, pid) => sum + (stat(pid)?.ticks ?? 0), 0) / hz()]));
 }

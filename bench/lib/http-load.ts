@@ -18,7 +18,10 @@ export interface LoadTarget {
 }
 
 export interface LoadResult {
+  /** Requests sent in the measured window. */
   readonly sent: number;
+  /** Requests sent in all, warm-up included (what the server did while a CPU counter ran around the call). */
+  readonly totalSent: number;
   readonly completed: number;
   readonly failed: number;
   /** Requests that got no answer within the per-request timeout or hit a socket error. */
@@ -89,9 +92,10 @@ class Tally {
     }
   }
 
-  result(seconds: number, offeredRps?: number): LoadResult {
+  result(seconds: number, totalSent: number, offeredRps?: number): LoadResult {
     return {
       sent: this.sent,
+      totalSent,
       completed: this.completed,
       failed: this.failed,
       transportErrors: this.transportErrors,
@@ -127,6 +131,7 @@ export async function closedLoop(target: LoadTarget, options: ClosedLoopOptions)
   const end = warmEnd + options.durationMs;
   let measuredFrom = warmEnd;
   let warm = options.warmupMs <= 0;
+  let totalSent = 0;
   const worker = async () => {
     for (let i = 0; i < 100_000_000; i += 1) {
       const now = performance.now();
@@ -138,6 +143,7 @@ export async function closedLoop(target: LoadTarget, options: ClosedLoopOptions)
       }
       const own = tally;
       own.sent += 1;
+      totalSent += 1;
       const began = performance.now();
       const status = await send(agent, url, target.next());
       own.add(status, performance.now() - began);
@@ -146,7 +152,7 @@ export async function closedLoop(target: LoadTarget, options: ClosedLoopOptions)
   await Promise.all(Array.from({ length: options.connections }, worker));
   const seconds = (performance.now() - measuredFrom) / 1000;
   agent.destroy();
-  return tally.result(seconds);
+  return tally.result(seconds, totalSent);
 }
 
 export interface OpenLoopOptions {
@@ -197,5 +203,5 @@ export async function openLoop(target: LoadTarget, options: OpenLoopOptions): Pr
   const drainUntil = performance.now() + REQUEST_TIMEOUT_MS + 1000;
   while (inFlight > 0 && performance.now() < drainUntil) await new Promise((resolve) => setTimeout(resolve, 20));
   agent.destroy();
-  return measured.result(options.durationMs / 1000, options.rate);
+  return measured.result(options.durationMs / 1000, warmup.sent + measured.sent, options.rate);
 }

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { format, resolveConfig } from 'prettier';
 import { loadNow, machine, type LoadSample, type Machine } from './machine.js';
 
 export const benchDir = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -31,15 +32,16 @@ export function readResults(): Results {
   return JSON.parse(readFileSync(resultsFile, 'utf8')) as Results;
 }
 
-/** Replaces one section in bench/results.json, keeping the others. */
-export function writeSection(name: SectionName, section: Section): void {
+/** Replaces one section in bench/results.json, keeping the others; formatted as `npm run lint` wants it. */
+export async function writeSection(name: SectionName, section: Section): Promise<void> {
   const results = readResults();
   results.sections[name] = section;
   const ordered: Results = { sections: {} };
   for (const key of ['synth', 'services', 'pipeline', 'startup', 'footprint'] as const) {
     if (results.sections[key]) ordered.sections[key] = results.sections[key];
   }
-  writeFileSync(resultsFile, `${JSON.stringify(ordered, null, 2)}\n`);
+  const options = (await resolveConfig(resultsFile)) ?? {};
+  writeFileSync(resultsFile, await format(JSON.stringify(ordered, null, 2), { ...options, filepath: resultsFile }));
 }
 
 /** Runs a section's measurement with its machine, load and time stamps, and stores it. */
@@ -49,7 +51,7 @@ export async function runSection(name: SectionName, command: string, measure: ()
   log(name, `start; load ${loadAtStart.load1} / ${loadAtStart.load5} / ${loadAtStart.load15}`);
   const data = await measure();
   const loadAtEnd = loadNow();
-  writeSection(name, { command, machine: machine(), startedAt, finishedAt: new Date().toISOString(), loadAtStart, loadAtEnd, data });
+  await writeSection(name, { command, machine: machine(), startedAt, finishedAt: new Date().toISOString(), loadAtStart, loadAtEnd, data });
   log(name, `done; load ${loadAtEnd.load1} / ${loadAtEnd.load5} / ${loadAtEnd.load15}; written to ${resultsFile}`);
 }
 
