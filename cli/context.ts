@@ -117,5 +117,4 @@ export function findIstio(ctx: Pick<Context, 'env'>): IstioRelease {
 }
 
 export const istioDownloadHint =
-  `unpack Istio's ${versions.istio} release archive (istioctl and samples/, from Istio's release page) ` +
-  `and export ISTIO_HOME=$PWD/istio-${versions.istio}`;
+  `unpack Istio's ${versions.istio} release archive (istioctl and samples/, from Istio's release page) ` + `and export ISTIO_HOME=$PWD/istio-${versions.istio}`;
