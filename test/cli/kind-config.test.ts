@@ -6,13 +6,27 @@ import { describe, expect, it } from 'vitest';
 import { versions } from '../../constructs/versions.js';
 import { settings } from '../../cli/context.js';
 import { istioOperator } from '../../cli/istio.js';
-import { repoRoot } from '../harness/cache.js';
-import { requireTool } from '../harness/tools.js';
+import { cachePath, repoRoot } from '../harness/cache.js';
+import { requireTool, run } from '../harness/tools.js';
 
-/** kind v0.30.0's own decoder and v1alpha4 types (test/cli/kind-config-check, built from the Go module proxy). */
+/**
+ * kind v0.30.0's own decoder and v1alpha4 types (test/cli/kind-config-check), built once from
+ * the Go module proxy into the cache so that a cold module download's chatter on stderr never
+ * mixes with what the decoder says.
+ */
+let checker: string | undefined;
 function kindDecode(file: string): { status: number | null; stdout: string; stderr: string } {
-  const go = requireTool({ component: 'kind-config-check', command: 'go', fix: 'install Go 1.24 or newer (only the Go module proxy is needed)' });
-  const result = spawnSync(go, ['run', '-mod=readonly', '.', file], { cwd: join(repoRoot, 'test', 'cli', 'kind-config-check'), encoding: 'utf8' });
+  if (!checker) {
+    const go = requireTool({ component: 'kind-config-check', command: 'go', fix: 'install Go 1.24 or newer (only the Go module proxy is needed)' });
+    const binary = join(cachePath('bin'), 'kind-config-check');
+    run(go, ['build', '-mod=readonly', '-o', binary, '.'], {
+      cwd: join(repoRoot, 'test', 'cli', 'kind-config-check'),
+      component: 'kind-config-check',
+      fix: 'check that the Go module proxy is reachable (GOPROXY) and test/cli/kind-config-check/go.sum is intact',
+    });
+    checker = binary;
+  }
+  const result = spawnSync(checker, [file], { encoding: 'utf8' });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
