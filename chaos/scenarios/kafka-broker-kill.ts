@@ -1,4 +1,5 @@
 import { atLeast, atMost, formatMs, formatPercent, type Check } from '../report.js';
+import { gaugeTotals } from '../metrics/collector.js';
 import type { Scenario } from '../scenario.js';
 import type { NotificationView, OrderView, ShopUser, ShopWorkload } from '../workload.js';
 import { describeCounts, healthyBaseline, plannedRequests, rate, settleTimeoutMs, statusCounts, stockFor, usersForOrders } from './common.js';
@@ -59,6 +60,11 @@ async function collect(workload: ShopWorkload, users: readonly ShopUser[]) {
 }
 
 const max = (xs: readonly number[] | undefined) => (xs && xs.length > 0 ? Math.max(...xs) : undefined);
+const median = (xs: readonly number[] | undefined) => {
+  if (!xs || xs.length === 0) return undefined;
+  const sorted = [...xs].sort((a, b) => a - b);
+  return sorted[Math.floor((sorted.length - 1) / 2)];
+};
 
 /**
  * 5. The Kafka broker is killed while orders keep coming. Orders do not need Kafka
@@ -99,11 +105,19 @@ export const kafkaBrokerKill: Scenario = {
     const order = env.serviceMetrics('order');
     const notification = env.serviceMetrics('notification');
     let audit: EventAudit | undefined;
+    let unsentAtEnd: number | undefined;
+    const unsent = async () => {
+      try {
+        return gaugeTotals(await order.snapshot(Date.now()))['order.outbox_unsent'];
+      } catch {
+        return undefined;
+      }
+    };
     return {
       targets: [ctx.workload.ordersTarget({ name: target, users, stock })],
       figures: [
         { label: 'events published', collector: order, name: 'order.outbox_published' },
-        { label: 'outbox unsent at end', collector: order, name: 'order.outbox_unsent', kind: 'gauge' as const },
+        { label: 'outbox unsent at phase end', collector: order, name: 'order.outbox_unsent', kind: 'gauge' as const },
         { label: 'events processed', collector: notification, name: 'notification.events_processed' },
         { label: 'redeliveries ignored', collector: notification, name: 'notification.events_duplicate' },
       ],
@@ -116,16 +130,24 @@ export const kafkaBrokerKill: Scenario = {
         const deadline = Date.now() + settleTimeoutMs(ctx) + 60_000;
         let seen = await collect(ctx.workload, users);
         audit = auditEvents(seen.orders, seen.notifications, (id) => phases.get(id));
-        while ((audit.missing.length > 0 || seen.orders.some((o) => o.status === 'PENDING')) && Date.now() < deadline && !ctx.interrupted()) {
+        unsentAtEnd = await unsent();
+        // The load has stopped: wait until every event arrived and the outbox is empty (bounded).
+        while (
+          (audit.missing.length > 0 || seen.orders.some((o) => o.status === 'PENDING') || unsentAtEnd !== 0) &&
+          Date.now() < deadline &&
+          !ctx.interrupted()
+        ) {
           await ctx.sleep(2_000);
           seen = await collect(ctx.workload, users);
           audit = auditEvents(seen.orders, seen.notifications, (id) => phases.get(id));
+          unsentAtEnd = await unsent();
         }
-        const delays = Object.entries(audit.delays)
-          .map(([phase, list]) => `${phase} max ${formatMs(max(list))}`)
+        const delays = ['baseline', 'during', 'after']
+          .filter((phase) => audit!.delays[phase])
+          .map((phase) => `${phase} median ${formatMs(median(audit!.delays[phase]))} max ${formatMs(max(audit!.delays[phase]))}`)
           .join(', ');
         return [
-          `orders: ${describeCounts(statusCounts(seen.orders))}; notifications: ${seen.notifications.length}`,
+          `orders: ${describeCounts(statusCounts(seen.orders))}; notifications: ${seen.notifications.length}; outbox unsent after settling: ${unsentAtEnd ?? 'not read'}`,
           `event delay (state change → notification): ${delays || 'none measured'}`,
           ...(audit.missing.length > 0
             ? [`missing: ${audit.missing.slice(0, 5).join('; ')}${audit.missing.length > 5 ? ` and ${audit.missing.length - 5} more` : ''}`]
@@ -134,7 +156,9 @@ export const kafkaBrokerKill: Scenario = {
         ];
       },
       checks(results): Check[] {
-        const baselineMax = max(audit?.delays.baseline) ?? 0;
+        // The baseline's last events may still sit in the outbox when the broker goes: its median is the usual delay.
+        const usual = median(audit?.delays.baseline) ?? 0;
+        const lateBound = Math.max(2_000, 5 * usual);
         const duringMax = max(audit?.delays.during);
         return [
           healthyBaseline(results, [target]),
@@ -145,10 +169,10 @@ export const kafkaBrokerKill: Scenario = {
             formatPercent,
           ),
           atLeast(
-            `the outage was real: events of orders placed during it arrived late (max delay ≥ 2 s and above the baseline's ${formatMs(baselineMax)})`,
-            duringMax === undefined ? undefined : Math.min(duringMax - baselineMax, duringMax - 2_000),
-            0,
-            () => formatMs(duringMax),
+            `the outage was real: events of orders placed during it arrived late (max delay ≥ ${formatMs(lateBound)}: 2 s, or 5 × the baseline's median ${formatMs(usual)})`,
+            duringMax,
+            lateBound,
+            formatMs,
           ),
           atMost(
             'no event is lost: every order has its OrderCreated and final-state notification',
@@ -162,7 +186,7 @@ export const kafkaBrokerKill: Scenario = {
             0,
             (n) => `${n} duplicated`,
           ),
-          atMost('the outbox drained: no unsent event at the end', results.figure('outbox unsent at end', 'after'), 0),
+          atMost('the outbox drained: no unsent event once the load stopped and the events settled', unsentAtEnd, 0),
         ];
       },
     };
