@@ -43,7 +43,7 @@ test: imports ## every test: lint, unit, manifests on a real kube-apiserver, ser
 # user's own; these targets download none of them. Every target is safe to re-run.
 MESHKIT_CLI := node_modules/.bin/tsx cli/main.ts
 
-.PHONY: doctor up down status images apply dashboards smoke
+.PHONY: doctor up down status images apply dashboards smoke chaos
 
 doctor: install ## check docker, kind, kubectl, istioctl, helm, memory and ports for `make up`
 	$(MESHKIT_CLI) doctor
@@ -68,6 +68,10 @@ dashboards: imports ## port-forward Kiali (:20001/kiali), Grafana (:3000), Prome
 
 smoke: install ## register, log in, order and see the notification through http://localhost:8080
 	$(MESHKIT_CLI) smoke
+
+# SCENARIO: a number, an id, a comma-separated list or `all`; ARGS: e.g. --local, --rate 20, --json out.json
+chaos: imports ## chaos scenario(s) with a verdict: make chaos SCENARIO=1|faulty-payment-pod|all [ARGS=--local] (chaos/README.md)
+	node_modules/.bin/tsx chaos/main.ts $(or $(SCENARIO),help) $(ARGS)
 
 # ---------------------------------------------------------------------------------------------
 # The whole shop as local processes (apps/local-shop.ts, scripts/dev.ts): no Docker, no cluster.

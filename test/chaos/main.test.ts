@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,12 +9,21 @@ import type { ChaosEnvironment } from '../../chaos/environment.js';
 import { clusterOrderSweep, exitCode, main, parseArgs, progressPrinter, usage } from '../../chaos/main.js';
 import type { ScenarioReport } from '../../chaos/report.js';
 import { scenarios } from '../../chaos/scenarios/index.js';
+import { repoRoot as checkout } from '../harness/cache.js';
 import { synthPlatform } from '../support/platform.js';
 
 const repoRoot = mkdtempSync(join(tmpdir(), 'meshkit-chaos-main-'));
 afterAll(() => rmSync(repoRoot, { recursive: true, force: true }));
 
 describe('the chaos command line', () => {
+  it('is what `make chaos SCENARIO=… ARGS=…` runs, and the usage without a scenario', () => {
+    const dryRun = (...vars: string[]) => spawnSync('make', ['-n', '--no-print-directory', 'chaos', ...vars], { cwd: checkout, encoding: 'utf8' });
+    const withScenario = dryRun('SCENARIO=3,naive-retry', 'ARGS=--local --rate 8');
+    expect(withScenario.status, withScenario.stderr).toBe(0);
+    expect(withScenario.stdout.trim().split('\n').at(-1)).toBe('node_modules/.bin/tsx chaos/main.ts 3,naive-retry --local --rate 8');
+    expect(dryRun().stdout.trim().split('\n').at(-1)).toBe('node_modules/.bin/tsx chaos/main.ts help');
+  });
+
   it('takes a scenario by number or id, several separated by commas, or all', () => {
     expect(parseArgs(['1']).scenarios).toEqual(['faulty-payment-pod']);
     expect(parseArgs(['naive-retry,3']).scenarios).toEqual(['naive-retry', 'overload']);
