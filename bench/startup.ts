@@ -1,6 +1,6 @@
 /**
  * Start-up and bundles: each service bundled as the images bundle it
- * (bench/lib/bundle.ts mirrors scripts/build-services.ts), then started with
+ * (bench/lib/bundle.ts, with the build's own options), then started with
  * `node main.js` on a real PostgreSQL (test/harness), from process start to
  * ready. "Ready" is the `service ready` log line, written once the public port
  * listens and readiness turns 200; a /health/ready 200 is checked right after.

@@ -37,14 +37,17 @@ function pgliteDist(): string {
   return dirname(entry);
 }
 
-export async function buildService(service: Service): Promise<{ bundleBytes: number; assetBytes: number }> {
-  const outdir = join(root, 'apps', service, 'dist');
-  await rm(outdir, { recursive: true, force: true });
+/**
+ * Bundles one entry point (relative to the repository) into `outdir`/main.js with its
+ * package.json and PGlite's assets beside it. The benchmarks bundle their variants with
+ * this too, so what they measure is what the images run.
+ */
+export async function bundleEntry(entry: string, outdir: string): Promise<{ file: string; bundleBytes: number; assetBytes: number }> {
   await mkdir(outdir, { recursive: true });
-  const outfile = join(outdir, 'main.js');
+  const file = join(outdir, 'main.js');
   await build({
-    entryPoints: [join(root, 'apps', service, 'main.ts')],
-    outfile,
+    entryPoints: [join(root, entry)],
+    outfile: file,
     bundle: true,
     platform: 'node',
     target: 'node20',
@@ -64,7 +67,15 @@ export async function buildService(service: Service): Promise<{ bundleBytes: num
     await copyFile(join(from, asset), join(outdir, asset));
     assetBytes += (await stat(join(outdir, asset))).size;
   }
-  return { bundleBytes: (await stat(outfile)).size, assetBytes };
+  return { file, bundleBytes: (await stat(file)).size, assetBytes };
+}
+
+/** apps/<service>/dist/main.js, from a clean folder. */
+export async function buildService(service: Service): Promise<{ bundleBytes: number; assetBytes: number }> {
+  const outdir = join(root, 'apps', service, 'dist');
+  await rm(outdir, { recursive: true, force: true });
+  const { bundleBytes, assetBytes } = await bundleEntry(join('apps', service, 'main.ts'), outdir);
+  return { bundleBytes, assetBytes };
 }
 
 async function main(): Promise<void> {
