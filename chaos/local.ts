@@ -27,6 +27,21 @@ export interface LocalEnvironmentOptions {
   readonly close?: () => Promise<void>;
 }
 
+/**
+ * Per-service env of a local shop the scenarios run on: warn-level logs (the load would
+ * drown the terminal) and the order service's recovery sweep as the environment reports it.
+ */
+export function localShopEnv(orderSweep: LocalEnvironmentOptions['orderSweep']): Record<ServiceName, Record<string, string>> {
+  const quiet = { LOG_LEVEL: 'warn' };
+  return {
+    user: quiet,
+    product: quiet,
+    payment: quiet,
+    notification: quiet,
+    order: { ...quiet, SWEEP_INTERVAL_MS: String(orderSweep.intervalMs), STALE_ORDER_MS: String(orderSweep.staleMs) },
+  };
+}
+
 async function adminCall(url: string, method: 'POST' | 'DELETE', body?: ChaosSettings): Promise<void> {
   const res = await fetch(url, {
     method,

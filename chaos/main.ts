@@ -141,21 +141,14 @@ export async function openCluster(ctx: Context): Promise<ChaosEnvironment> {
 
 /** Local processes behind the local edge, with a Kafka broker of the run's own when asked. */
 export async function openLocal(withKafka: boolean, print: (line: string) => void): Promise<ChaosEnvironment> {
-  const [{ startLocalShop }, { localEnvironment }] = await Promise.all([import('../apps/local-shop.js'), import('./local.js')]);
+  const [{ startLocalShop }, { localEnvironment, localShopEnv }] = await Promise.all([import('../apps/local-shop.js'), import('./local.js')]);
   const broker = withKafka ? await (await import('../test/harness/kafka-broker.js')).startKafkaBroker() : undefined;
   if (broker) print(`started a Kafka broker of this run on ${broker.brokers.join(',')}`);
   const orderSweep = { intervalMs: 1_000, staleMs: 15_000 };
-  const quiet = { LOG_LEVEL: 'warn' };
   try {
     const shop = await startLocalShop({
       kafkaBrokers: broker?.brokers,
-      env: {
-        user: quiet,
-        product: quiet,
-        payment: quiet,
-        notification: quiet,
-        order: { ...quiet, SWEEP_INTERVAL_MS: String(orderSweep.intervalMs), STALE_ORDER_MS: String(orderSweep.staleMs) },
-      },
+      env: localShopEnv(orderSweep),
     });
     print(`started the local shop (run directory ${shop.runDir}), edge ${shop.edgeUrl}`);
     return localEnvironment({

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startLocalShop, type LocalShop } from '../../apps/local-shop.js';
-import { localEnvironment } from '../../chaos/local.js';
+import { localEnvironment, localShopEnv } from '../../chaos/local.js';
 import { renderReport, type ScenarioReport } from '../../chaos/report.js';
 import { runScenario } from '../../chaos/runner.js';
 import { findScenario } from '../../chaos/scenarios/index.js';
@@ -19,17 +19,10 @@ let shop: LocalShop;
 beforeAll(async () => {
   broker = await startKafkaBroker();
   const { url } = inject('postgres');
-  const quiet = { LOG_LEVEL: 'warn' };
   shop = await startLocalShop({
     databaseUrlFor: (service) => createDatabase(url, `chaos_kafka_${service}_${run}`),
     kafkaBrokers: broker.brokers,
-    env: {
-      user: quiet,
-      product: quiet,
-      payment: quiet,
-      notification: quiet,
-      order: { ...quiet, SWEEP_INTERVAL_MS: String(orderSweep.intervalMs), STALE_ORDER_MS: String(orderSweep.staleMs) },
-    },
+    env: localShopEnv(orderSweep),
   });
 }, 240_000);
 

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startLocalShop, type LocalShop } from '../../apps/local-shop.js';
 import type { ServiceName } from '../../charts/platform.js';
 import type { ChaosEnvironment } from '../../chaos/environment.js';
-import { localEnvironment } from '../../chaos/local.js';
+import { localEnvironment, localShopEnv } from '../../chaos/local.js';
 import { main } from '../../chaos/main.js';
 import { parsePrometheusText, sumSamples } from '../../chaos/metrics/parse.js';
 import { renderReport, type ScenarioReport } from '../../chaos/report.js';
@@ -20,7 +20,6 @@ import { createDatabase } from '../harness/postgres.js';
 
 const run = randomBytes(4).toString('hex');
 const orderSweep = { intervalMs: 500, staleMs: 6_000 };
-const quiet = { LOG_LEVEL: 'warn' };
 let shop: LocalShop;
 let env: ChaosEnvironment;
 const scratch = mkdtempSync(join(tmpdir(), 'meshkit-chaos-local-'));
@@ -29,13 +28,7 @@ beforeAll(async () => {
   const { url } = inject('postgres');
   shop = await startLocalShop({
     databaseUrlFor: (service) => createDatabase(url, `chaos_${service}_${run}`),
-    env: {
-      user: quiet,
-      product: quiet,
-      payment: quiet,
-      notification: quiet,
-      order: { ...quiet, SWEEP_INTERVAL_MS: String(orderSweep.intervalMs), STALE_ORDER_MS: String(orderSweep.staleMs) },
-    },
+    env: localShopEnv(orderSweep),
   });
   env = localEnvironment({ shop, orderSweep });
 }, 180_000);
