@@ -248,8 +248,10 @@ async function main(): Promise<void> {
             source:
               "events enter order's outbox through the kit's recordEvent (one INSERT each), in transactions of up to 200 every 10 ms from the benchmark process",
             lag: 'notifications.created_at - outbox.created_at: both now() of their transactions on the same PostgreSQL server',
-            relay: "order's OutboxRelay: batches of 100, idempotent producer, acks=all, one request in flight, 500 ms pause when a batch is not full",
-            consumer: "notification's KafkaConsumerWorker: eachMessage, one transaction per event (processed id + notification)",
+            relay:
+              "order's OutboxRelay: batches of up to 100, idempotent producer, acks=all, one request in flight, 200 ms pause only when the outbox was empty",
+            consumer:
+              "notification's KafkaConsumerWorker: eachMessage, partitions consumed concurrently (up to 4), one transaction per event (processed id + notification)",
             partitions: 'orders.events has the partitions of the platform model (charts/platform.ts)',
           },
           consumerJoinMs: joined.ms,

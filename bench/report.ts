@@ -203,8 +203,8 @@ function pipelineTargets(s: Section | undefined): Target[] {
       met,
       load: at2000 ? loadOf(at2000.load) : 'n/a',
       why:
-        `The slower stage is ${bottleneck}. The consumer handles one message at a time (kafkajs eachMessage, partitions not consumed concurrently) in its own transaction (BEGIN, insert processed id, insert notification, COMMIT): its rate is bounded by those round trips, not by Kafka. ` +
-        `The relay publishes batches of 100 with acks=all and one request in flight, and pauses 500 ms whenever a batch is not full, which sets the lag floor at low rates (outbox → sent p50 ${ms(steps[0]?.outboxToSentMs?.p50Ms)} at ${num(steps[0]?.offeredPerSecond)}/s). ` +
+        `The slower stage is ${bottleneck}. The consumer handles one message at a time per partition (kafkajs eachMessage, the 3 partitions of orders.events at once) in its own transaction (BEGIN, insert processed id, insert notification, COMMIT): its rate is bounded by those round trips, not by Kafka. ` +
+        `The relay publishes batches of up to 100 with acks=all and one request in flight, reads the outbox again at once after a batch and waits 200 ms only when it was empty, which sets the lag floor at low rates (outbox → sent p50 ${ms(steps[0]?.outboxToSentMs?.p50Ms)} at ${num(steps[0]?.offeredPerSecond)}/s). ` +
         `CPU per event at the burst: ${Object.entries(b.cpuMsPerEvent as Record<string, number>)
           .map(([k, v]) => `${k} ${num(v, 2)}`)
           .join(', ')} ms.`,

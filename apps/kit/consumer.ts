@@ -184,6 +184,13 @@ export interface KafkaConsumerWorkerOptions {
   readonly producer: Producer;
   readonly processor: Pick<EventProcessor<unknown>, 'process'>;
   readonly logger: Logger;
+  /**
+   * Partitions handled at once (kafkajs partitionsConsumedConcurrently). Messages of one
+   * partition stay in order (events of one order share a key, so a partition); more than the
+   * partitions assigned is harmless.
+   * @default 4 - every partition of the platform's topics (orders.events has 3)
+   */
+  readonly partitionsConsumedConcurrently?: number;
 }
 
 /**
@@ -219,6 +226,7 @@ export class KafkaConsumerWorker {
         await this.consumer.connect();
         await this.consumer.subscribe({ topics: [...topics], fromBeginning: true });
         await this.consumer.run({
+          partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? 4,
           eachMessage: async ({ topic, partition, message }) => {
             await processor.process({ topic, partition, offset: message.offset, key: message.key, value: message.value, headers: message.headers });
           },

@@ -88,7 +88,7 @@ export interface OutboxRelayOptions {
   readonly holder: string;
   /** @default 100 */
   readonly batchSize?: number;
-  /** Wait between polls when the outbox is empty. @default 500 */
+  /** Wait before polling again once the outbox was found empty (a busy outbox is read again at once). @default 200 */
   readonly pollIntervalMs?: number;
   /** How long one relay owns the outbox without renewing. @default 15000 */
   readonly leaseMs?: number;
@@ -121,7 +121,7 @@ export class OutboxRelay {
 
   constructor(private readonly options: OutboxRelayOptions) {
     this.batchSize = options.batchSize ?? 100;
-    this.pollIntervalMs = options.pollIntervalMs ?? 500;
+    this.pollIntervalMs = options.pollIntervalMs ?? 200;
     this.leaseMs = options.leaseMs ?? 15_000;
     if (options.registry) {
       this.published = new Counter({ name: 'outbox_events_published_total', help: 'Outbox events published to Kafka', registers: [options.registry] });
@@ -196,7 +196,8 @@ export class OutboxRelay {
         }
         const sent = await this.relayOnce();
         backoff.reset();
-        if (sent < this.batchSize && !(await pause(this.pollIntervalMs, signal))) break;
+        // Events that arrived while a batch was out go at once; only an empty outbox waits.
+        if (sent === 0 && !(await pause(this.pollIntervalMs, signal))) break;
       } catch (err) {
         const delay = backoff.next();
         logger.warn({ err, retryInMs: delay }, 'outbox relay failed; events stay in the outbox');
