@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from '../test/harness/cache.js';
+import { ComponentError } from '../test/harness/component-error.js';
 import { ensureIstioCrds } from './upstream/istio-crds.js';
 import { ensureStrimziCrds } from './upstream/strimzi-crds.js';
 
@@ -37,6 +38,13 @@ export function importCrdTypes(): void {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  importCrdTypes();
-  console.log(`CRD types generated in ${outdir}`);
+  try {
+    importCrdTypes();
+    console.log(`CRD types generated in ${outdir}`);
+  } catch (error) {
+    // A component that cannot be provisioned says which and how to fix it; a stack trace adds nothing.
+    if (!(error instanceof ComponentError)) throw error;
+    console.error(error.message);
+    process.exit(1);
+  }
 }
