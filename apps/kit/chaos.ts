@@ -21,6 +21,11 @@ export class ChaosSwitch {
     return this.settings;
   }
 
+  /** Whether a fault is set; the request path skips the switch entirely when none is. */
+  get active(): boolean {
+    return this.settings.failRate > 0 || this.settings.latencyMs > 0;
+  }
+
   set(settings: ChaosSettings): void {
     this.settings = settings;
   }

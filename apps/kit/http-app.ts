@@ -70,16 +70,17 @@ export function createHttpApp(options: HttpAppOptions): Express {
 
   const jsonParser = express.json({ limit: BODY_LIMIT, strict: true });
   for (const route of routes) {
-    const mark: RequestHandler = (_req, res, next) => {
+    // Before the body is read: the route template for metrics and logs, then the chaos switch
+    // (its latency is spent before the body arrives). Without a fault set this stays synchronous.
+    const enter: RequestHandler = (_req, res, next) => {
       locals(res).route = route.path;
-      next();
-    };
-    const stages: RequestHandler[] = [mark];
-    if (chaos)
-      stages.push(async (_req, _res, next) => {
-        await chaos.apply();
+      if (!chaos?.active) {
         next();
-      });
+        return;
+      }
+      chaos.apply().then(() => next(), next);
+    };
+    const stages: RequestHandler[] = [enter];
     if (route.method !== 'GET') stages.push(jsonParser);
     stages.push(routeHandler(route));
     const path = expressPath(route.path);
@@ -120,10 +121,10 @@ function routeHandler(route: AnyRoute): RequestHandler {
   const body = route.body ? compileValidator(route.body, 'body') : undefined;
   const query = route.query ? compileValidator(route.query, 'query') : undefined;
   const params = route.params ? compileValidator(route.params, 'params') : undefined;
-  return async (req: Request, res: Response) => {
+  return (req: Request, res: Response, next: NextFunction) => {
     const ctx = locals(res).ctx;
     // Body parsing finished in a stream callback, outside the request's async context: enter it again.
-    await runWithContext(ctx, async () => {
+    runWithContext(ctx, async () => {
       const violations: Violation[] = [];
       let parsedBody: unknown = req.body;
       if (body) {
@@ -146,7 +147,7 @@ function routeHandler(route: AnyRoute): RequestHandler {
       if (reply.text !== undefined) res.status(reply.status ?? 200).send(reply.text);
       else if (reply.body === undefined) res.status(reply.status ?? 204).end();
       else res.status(reply.status ?? 200).json(reply.body);
-    });
+    }).catch(next);
   };
 }
 
