@@ -116,5 +116,4 @@ export function findIstio(ctx: Pick<Context, 'env'>): IstioRelease {
   return { home: undefined, source: 'nowhere (ISTIO_HOME unset, no istioctl on PATH)', istioctl: 'istioctl', addonsDir: undefined };
 }
 
-export const istioDownloadHint =
-  `unpack Istio's ${versions.istio} release archive (istioctl and samples/, from Istio's release page) ` + `and export ISTIO_HOME=$PWD/istio-${versions.istio}`;
+export const istioDownloadHint = `unpack Istio's ${versions.istio} release archive (istioctl and samples/, from Istio's release page) and export ISTIO_HOME=$PWD/istio-${versions.istio}`;

@@ -71,11 +71,10 @@ export async function bundleEntry(entry: string, outdir: string): Promise<{ file
 }
 
 /** apps/<service>/dist/main.js, from a clean folder. */
-export async function buildService(service: Service): Promise<{ bundleBytes: number; assetBytes: number }> {
+export async function buildService(service: Service): Promise<{ file: string; bundleBytes: number; assetBytes: number }> {
   const outdir = join(root, 'apps', service, 'dist');
   await rm(outdir, { recursive: true, force: true });
-  const { bundleBytes, assetBytes } = await bundleEntry(join('apps', service, 'main.ts'), outdir);
-  return { bundleBytes, assetBytes };
+  return bundleEntry(join('apps', service, 'main.ts'), outdir);
 }
 
 async function main(): Promise<void> {
@@ -84,11 +83,9 @@ async function main(): Promise<void> {
   const unknown = requested.filter((s) => !(SERVICES as readonly string[]).includes(s));
   if (unknown.length > 0) throw new Error(`unknown service(s) ${unknown.join(', ')}: choose from ${SERVICES.join(', ')}`);
   for (const service of requested as Service[]) {
-    const { bundleBytes, assetBytes } = await buildService(service);
+    const { file, bundleBytes, assetBytes } = await buildService(service);
     const mb = (n: number) => `${(n / 1024 / 1024).toFixed(2)} MB`;
-    console.log(
-      `${service.padEnd(12)} ${relative(root, join(root, 'apps', service, 'dist', 'main.js'))}  ${mb(bundleBytes)} (+ ${mb(assetBytes)} PGlite assets)`,
-    );
+    console.log(`${service.padEnd(12)} ${relative(root, file)}  ${mb(bundleBytes)} (+ ${mb(assetBytes)} PGlite assets)`);
   }
 }
 

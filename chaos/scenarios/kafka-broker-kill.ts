@@ -1,6 +1,6 @@
 import { atLeast, atMost, formatMs, formatPercent, type Check } from '../report.js';
 import { gaugeTotals } from '../metrics/collector.js';
-import type { Scenario } from '../scenario.js';
+import { phaseNames, type Scenario } from '../scenario.js';
 import type { NotificationView, OrderView, ShopUser, ShopWorkload } from '../workload.js';
 import { describeCounts, healthyBaseline, plannedRequests, rate, settleTimeoutMs, statusCounts, stockFor, usersForOrders } from './common.js';
 
@@ -142,7 +142,7 @@ export const kafkaBrokerKill: Scenario = {
           audit = auditEvents(seen.orders, seen.notifications, (id) => phases.get(id));
           unsentAtEnd = await unsent();
         }
-        const delays = ['baseline', 'during', 'after']
+        const delays = phaseNames
           .filter((phase) => audit!.delays[phase])
           .map((phase) => `${phase} median ${formatMs(median(audit!.delays[phase]))} max ${formatMs(max(audit!.delays[phase]))}`)
           .join(', ');
