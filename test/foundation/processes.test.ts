@@ -141,12 +141,14 @@ describe('managed processes', () => {
 
   it('stops with the stop signal, and with SIGKILL after graceMs when that is ignored', async () => {
     const polite = await spawnManaged('sleep', ['30'], { name: 'polite', logFile: join(scratch, 'polite.log'), fix: '-', stopSignal: 'SIGINT' });
-    const stubborn = await spawnManaged('/bin/sh', ['-c', "trap '' TERM; exec sleep 30"], {
+    const stubborn = await spawnManaged('/bin/sh', ['-c', "trap '' TERM; echo trapped; exec sleep 30"], {
       name: 'stubborn',
       logFile: join(scratch, 'stubborn.log'),
       fix: '-',
       graceMs: 300,
     });
+    // A SIGTERM that lands before the shell has set its trap would kill it outright: wait for the trap.
+    await stubborn.waitUntil('the TERM trap is set', async () => stubborn.logs().includes('trapped'), { timeoutMs: 10_000, intervalMs: 20 });
 
     await Promise.all([polite.stop(), stubborn.stop()]);
 
