@@ -11,8 +11,8 @@ import { kafkaClusterName, namespaces } from '../charts/platform.js';
 import type { Context } from '../cli/context.js';
 import { settings } from '../cli/context.js';
 import { clusterExists, openSession } from '../cli/kind.js';
-import { freePort } from '../test/harness/processes.js';
-import { KubeClient } from '../test/harness/kube-client.js';
+import { freePort } from '../infra/processes.js';
+import { KubeClient } from '../infra/kube-client.js';
 import { chaosKubeApi, ClusterAccess, type ChaosKubeApi } from './cluster/kube.js';
 import { clusterEnvironment } from './cluster/environment.js';
 import type { ChaosEnvironment } from './environment.js';
@@ -142,7 +142,7 @@ export async function openCluster(ctx: Context): Promise<ChaosEnvironment> {
 /** Local processes behind the local edge, with a Kafka broker of the run's own when asked. */
 export async function openLocal(withKafka: boolean, print: (line: string) => void): Promise<ChaosEnvironment> {
   const [{ startLocalShop }, { localEnvironment, localShopEnv }] = await Promise.all([import('../apps/local-shop.js'), import('./local.js')]);
-  const broker = withKafka ? await (await import('../test/harness/kafka-broker.js')).startKafkaBroker() : undefined;
+  const broker = withKafka ? await (await import('../infra/kafka-broker.js')).startKafkaBroker() : undefined;
   if (broker) print(`started a Kafka broker of this run on ${broker.brokers.join(',')}`);
   const orderSweep = { intervalMs: 1_000, staleMs: 15_000 };
   try {

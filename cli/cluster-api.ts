@@ -1,5 +1,5 @@
 import { parse } from 'yaml';
-import { KubeApiError, KubeClient, type KubeConnection, type KubeObject } from '../test/harness/kube-client.js';
+import { KubeApiError, KubeClient, type KubeConnection, type KubeObject } from '../infra/kube-client.js';
 
 export type { KubeConnection, KubeObject };
 

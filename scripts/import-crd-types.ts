@@ -7,10 +7,10 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { repoRoot } from '../test/harness/cache.js';
-import { ComponentError } from '../test/harness/component-error.js';
-import { ensureIstioCrds } from './upstream/istio-crds.js';
-import { ensureStrimziCrds } from './upstream/strimzi-crds.js';
+import { repoRoot } from '../infra/cache.js';
+import { ComponentError } from '../infra/component-error.js';
+import { ensureIstioCrds } from '../infra/upstream/istio-crds.js';
+import { ensureStrimziCrds } from '../infra/upstream/strimzi-crds.js';
 
 const outdir = join(repoRoot, 'imports');
 const stampFile = join(outdir, '.sources');

@@ -1,7 +1,7 @@
 import { startLocalShop, type LocalShop } from '../../apps/local-shop.js';
 import type { ServiceName } from '../../charts/platform.js';
-import { startKafkaBroker, type KafkaBroker } from '../../test/harness/kafka-broker.js';
-import { startPostgres, type RunningPostgres } from '../../test/harness/postgres.js';
+import { startKafkaBroker, type KafkaBroker } from '../../infra/kafka-broker.js';
+import { startPostgres, type RunningPostgres } from '../../infra/postgres.js';
 import { log } from './results.js';
 
 /** The real test infrastructure of test/harness: a PostgreSQL server and, when asked, a Kafka broker. */

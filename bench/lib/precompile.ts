@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
-import { cachePath } from '../../test/harness/cache.js';
+import { cachePath } from '../../infra/cache.js';
 import { repoRoot } from './results.js';
 
 /**

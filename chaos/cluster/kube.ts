@@ -1,7 +1,7 @@
 import { kubeClusterApi, type ClusterApi, type KubeObject } from '../../cli/cluster-api.js';
 import { addons } from '../../cli/istio.js';
 import { formatCommand, mustRun, type CommandRunner, type RunningCommand } from '../../cli/runner.js';
-import { KubeApiError, type KubeClient } from '../../test/harness/kube-client.js';
+import { KubeApiError, type KubeClient } from '../../infra/kube-client.js';
 
 /** The bring-up's ClusterApi plus the one verb chaos needs on top: delete (fault resources, killed pods). */
 export interface ChaosKubeApi extends ClusterApi {

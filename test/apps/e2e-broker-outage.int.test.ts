@@ -5,8 +5,8 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { ServiceName } from '../../charts/platform.js';
 import { startLocalShop, type LocalShop } from '../../apps/local-shop.js';
-import { startKafkaBroker, type KafkaBroker } from '../harness/kafka-broker.js';
-import { createDatabase } from '../harness/postgres.js';
+import { startKafkaBroker, type KafkaBroker } from '../../infra/kafka-broker.js';
+import { createDatabase } from '../../infra/postgres.js';
 import { request, type HttpResult } from './support.js';
 
 // The whole shop as processes on the real PostgreSQL and a Kafka broker of this file's own,

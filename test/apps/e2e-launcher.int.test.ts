@@ -10,7 +10,7 @@ import { describe, expect, inject, it } from 'vitest';
 import { buildPlatform } from '../../charts/platform-app.js';
 import type { ServiceName } from '../../charts/platform.js';
 import { platformEnv, SERVICE_NAMES, startLocalShop } from '../../apps/local-shop.js';
-import { createDatabase } from '../harness/postgres.js';
+import { createDatabase } from '../../infra/postgres.js';
 import { request } from './support.js';
 
 // How the launcher wires, fails and is driven by `make dev` (scripts/dev.ts).

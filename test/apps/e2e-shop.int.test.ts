@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { smoke } from '../../cli/smoke.js';
 import type { ServiceName } from '../../charts/platform.js';
 import { SERVICE_NAMES, startLocalShop, type LocalShop } from '../../apps/local-shop.js';
-import { createDatabase } from '../harness/postgres.js';
+import { createDatabase } from '../../infra/postgres.js';
 import { request, type HttpResult } from './support.js';
 
 // The whole shop as five processes (their bundles) on the real PostgreSQL (one database each)

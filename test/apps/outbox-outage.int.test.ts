@@ -4,8 +4,8 @@ import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startService, type RunningService } from '../../apps/kit/index.js';
 import { paymentService } from '../../apps/payment/app.js';
-import { startKafkaBroker, type KafkaBroker } from '../harness/kafka-broker.js';
-import { createDatabase } from '../harness/postgres.js';
+import { startKafkaBroker, type KafkaBroker } from '../../infra/kafka-broker.js';
+import { createDatabase } from '../../infra/postgres.js';
 import { request, testEnv } from './support.js';
 
 // A broker of its own, so this file can take Kafka away without disturbing others.

@@ -8,7 +8,7 @@ import { orderService } from '../../apps/order/app.js';
 import { paymentService } from '../../apps/payment/app.js';
 import { productService } from '../../apps/product/app.js';
 import { userService } from '../../apps/user/app.js';
-import { createDatabase } from '../harness/postgres.js';
+import { createDatabase } from '../../infra/postgres.js';
 import { request, testEnv } from './support.js';
 
 // The five services in-process on the real PostgreSQL (one database each) and the real Kafka broker.

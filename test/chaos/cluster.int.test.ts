@@ -13,7 +13,7 @@ import type { ChaosEnvironment } from '../../chaos/environment.js';
 import { counterDeltas, gaugeTotals } from '../../chaos/metrics/collector.js';
 import { openCluster } from '../../chaos/main.js';
 import { synthChaos } from '../../chaos/synth.js';
-import { KubeClient, type KubeConnection, type KubeObject } from '../harness/kube-client.js';
+import { KubeClient, type KubeConnection, type KubeObject } from '../../infra/kube-client.js';
 import { Recorder } from '../cli/support/recorder.js';
 
 // The Kubernetes steps of the chaos scenarios against the real kube-apiserver (no kubelet:

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { parseObjects } from '../../cli/manifests.js';
 import { synthChaos } from '../../chaos/synth.js';
-import { KubeClient, type KubeObject } from '../harness/kube-client.js';
+import { KubeClient, type KubeObject } from '../../infra/kube-client.js';
 
 const client = new KubeClient(inject('kube'));
 afterAll(() => client.close());

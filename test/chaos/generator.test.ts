@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { combineStats, progressLine, startLoad, successRate, type LoadOptions, type LoadTarget } from '../../chaos/load/generator.js';
-import { freePort } from '../harness/processes.js';
+import { freePort } from '../../infra/processes.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse, n: number) => void;
 

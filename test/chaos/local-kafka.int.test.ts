@@ -5,8 +5,8 @@ import { localEnvironment, localShopEnv } from '../../chaos/local.js';
 import { renderReport, type ScenarioReport } from '../../chaos/report.js';
 import { runScenario } from '../../chaos/runner.js';
 import { findScenario } from '../../chaos/scenarios/index.js';
-import { startKafkaBroker, type KafkaBroker } from '../harness/kafka-broker.js';
-import { createDatabase } from '../harness/postgres.js';
+import { startKafkaBroker, type KafkaBroker } from '../../infra/kafka-broker.js';
+import { createDatabase } from '../../infra/postgres.js';
 
 // Scenario 5 on the local shop with a broker of its own (the shared test broker must not be
 // taken away): the broker is stopped during orders and started again with the same data.

@@ -12,7 +12,7 @@ import { parsePrometheusText, sumSamples } from '../../chaos/metrics/parse.js';
 import { renderReport, type ScenarioReport } from '../../chaos/report.js';
 import { runScenario } from '../../chaos/runner.js';
 import { findScenario } from '../../chaos/scenarios/index.js';
-import { createDatabase } from '../harness/postgres.js';
+import { createDatabase } from '../../infra/postgres.js';
 
 // The scenario logic against the shop as local processes (startLocalShop: five service
 // processes on the real PostgreSQL, one database each, behind the local edge). There is no

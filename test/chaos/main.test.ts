@@ -9,7 +9,7 @@ import type { ChaosEnvironment } from '../../chaos/environment.js';
 import { clusterOrderSweep, exitCode, main, parseArgs, progressPrinter, usage } from '../../chaos/main.js';
 import type { ScenarioReport } from '../../chaos/report.js';
 import { scenarios } from '../../chaos/scenarios/index.js';
-import { repoRoot as checkout } from '../harness/cache.js';
+import { repoRoot as checkout } from '../../infra/cache.js';
 import { synthPlatform } from '../support/platform.js';
 
 const repoRoot = mkdtempSync(join(tmpdir(), 'meshkit-chaos-main-'));

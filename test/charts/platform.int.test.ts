@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { KubeClient, type KubeObject } from '../harness/kube-client.js';
+import { KubeClient, type KubeObject } from '../../infra/kube-client.js';
 import { synthPlatform } from '../support/platform.js';
 
 const client = new KubeClient(inject('kube'));

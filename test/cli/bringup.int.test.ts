@@ -12,8 +12,8 @@ import { parseObjects } from '../../cli/manifests.js';
 import { runPlan, type StepResult } from '../../cli/plan.js';
 import { Bringup, type PlatformInputs } from '../../cli/up.js';
 import { waitUntilReady, WaitTimeoutError } from '../../cli/wait.js';
-import { ensureStrimziCrds } from '../../scripts/upstream/strimzi-crds.js';
-import { KubeClient, type KubeConnection, type KubeObject } from '../harness/kube-client.js';
+import { ensureStrimziCrds } from '../../infra/upstream/strimzi-crds.js';
+import { KubeClient, type KubeConnection, type KubeObject } from '../../infra/kube-client.js';
 import { synthPlatform } from '../support/platform.js';
 import { Recorder } from './support/recorder.js';
 

@@ -6,8 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { versions } from '../../constructs/versions.js';
 import { settings } from '../../cli/context.js';
 import { istioOperator } from '../../cli/istio.js';
-import { cachePath, repoRoot } from '../harness/cache.js';
-import { requireTool, run } from '../harness/tools.js';
+import { cachePath, repoRoot } from '../../infra/cache.js';
+import { requireTool, run } from '../../infra/tools.js';
 
 /**
  * kind v0.30.0's own decoder and v1alpha4 types (test/cli/kind-config-check), built once from

@@ -9,7 +9,7 @@ import { paymentService } from '../../apps/payment/app.js';
 import { productService } from '../../apps/product/app.js';
 import { userService } from '../../apps/user/app.js';
 import { startLocalEdge, type LocalEdge } from '../../apps/local-shop.js';
-import { createDatabase } from '../harness/postgres.js';
+import { createDatabase } from '../../infra/postgres.js';
 import { testEnv } from '../apps/support.js';
 
 // `make smoke`'s client against the five real services (real PostgreSQL, real Kafka) behind the

@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import * as library from '../../constructs/index.js';
 import { checkCrossReferences } from '../../mesh/analysis/cross-references.js';
-import { repoRoot } from '../harness/cache.js';
+import { repoRoot } from '../../infra/cache.js';
 import type { Manifest } from '../support/manifests.js';
 
 const example = join(repoRoot, 'examples', 'standalone-app', 'main.ts');

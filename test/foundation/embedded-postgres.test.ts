@@ -1,8 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cachePath } from '../harness/cache.js';
-import { startEmbeddedPostgres, type EmbeddedPostgres } from '../harness/embedded-postgres.js';
+import { cachePath } from '../../infra/cache.js';
+import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../infra/embedded-postgres.js';
 
 describe('the embedded PostgreSQL (PGlite)', () => {
   let db: EmbeddedPostgres;

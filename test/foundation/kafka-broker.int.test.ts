@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel, Partitioners, type Consumer, type Producer } from 'kafkajs';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { startKafkaBroker } from '../harness/kafka-broker.js';
+import { startKafkaBroker } from '../../infra/kafka-broker.js';
 
 describe('the test Kafka broker', () => {
   const { brokers } = inject('kafka');

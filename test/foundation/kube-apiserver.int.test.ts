@@ -1,7 +1,7 @@
 import { ApiObject, Testing } from 'cdk8s';
 import { Deployment } from 'cdk8s-plus-28';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { KubeClient, type KubeObject } from '../harness/kube-client.js';
+import { KubeClient, type KubeObject } from '../../infra/kube-client.js';
 
 const client = new KubeClient(inject('kube'));
 afterAll(() => client.close());

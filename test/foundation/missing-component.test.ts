@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { repoRoot } from '../harness/cache.js';
+import { repoRoot } from '../../infra/cache.js';
 
 // A machine without Go: `npm run import` (the first step of `make synth` and `make test`)
 // must stop with the component and the fix, not with a stack trace or a skip.

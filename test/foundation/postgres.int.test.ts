@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createDatabase, provisionPostgres } from '../harness/postgres.js';
+import { createDatabase, provisionPostgres } from '../../infra/postgres.js';
 
 describe('the test PostgreSQL server', () => {
   const { url } = inject('postgres');

@@ -3,9 +3,9 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, wri
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { cachePath, repoRoot } from '../harness/cache.js';
-import { ComponentError } from '../harness/component-error.js';
-import { cleanStaleRunDirs, createRunDir, freePorts, pollUntil, removeRunDir, spawnManaged, tailFile } from '../harness/processes.js';
+import { cachePath, repoRoot } from '../../infra/cache.js';
+import { ComponentError } from '../../infra/component-error.js';
+import { cleanStaleRunDirs, createRunDir, freePorts, pollUntil, removeRunDir, spawnManaged, tailFile } from '../../infra/processes.js';
 
 const scratch = mkdtempSync(join(cachePath('test-processes'), 'run-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));

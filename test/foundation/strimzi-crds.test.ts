@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { ensureStrimziCrds, generatorJava, summarizeCrd } from '../../scripts/upstream/strimzi-crds.js';
-import { ComponentError } from '../harness/component-error.js';
+import { ensureStrimziCrds, generatorJava, summarizeCrd } from '../../infra/upstream/strimzi-crds.js';
+import { ComponentError } from '../../infra/component-error.js';
 
 interface Schema {
   type?: string;

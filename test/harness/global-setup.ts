@@ -1,7 +1,7 @@
 import type { TestProject } from 'vitest/node';
-import { startKafkaBroker } from './kafka-broker.js';
-import { startKubeApiserver } from './kube-apiserver.js';
-import { startPostgres } from './postgres.js';
+import { startKafkaBroker } from '../../infra/kafka-broker.js';
+import { startKubeApiserver } from '../../infra/kube-apiserver.js';
+import { startPostgres } from '../../infra/postgres.js';
 
 /**
  * Starts the real test infrastructure once for the integration project, in

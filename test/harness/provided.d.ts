@@ -1,4 +1,4 @@
-import type { KubeConnection } from './kube-client.js';
+import type { KubeConnection } from '../../infra/kube-client.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {

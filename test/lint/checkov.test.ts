@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { buildPlatform } from '../../charts/platform-app.js';
-import { repoRoot } from '../harness/cache.js';
-import { ensurePythonTool } from '../harness/python-tools.js';
+import { repoRoot } from '../../infra/cache.js';
+import { ensurePythonTool } from '../../infra/python-tools.js';
 
 interface CheckovReport {
   summary: { passed: number; failed: number; resource_count: number };

@@ -2,9 +2,9 @@ import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { repoRoot } from '../harness/cache.js';
-import { ensurePythonTool } from '../harness/python-tools.js';
-import { requireTool } from '../harness/tools.js';
+import { repoRoot } from '../../infra/cache.js';
+import { ensurePythonTool } from '../../infra/python-tools.js';
+import { requireTool } from '../../infra/tools.js';
 
 /** Files of the repository (not node_modules, caches or build output) matching `test`. */
 function repoFiles(test: (path: string) => boolean, dir = repoRoot): string[] {
@@ -61,7 +61,7 @@ describe('checks of what cannot run here', () => {
   it(
     'the repository YAML passes yamllint',
     () => {
-      const files = repoFiles((p) => /\.ya?ml$/.test(p) && !p.includes('/test/harness/kafka/'));
+      const files = repoFiles((p) => /\.ya?ml$/.test(p) && !p.includes('/infra/kafka/'));
       expect(files.map((f) => relative(repoRoot, f))).toEqual(expect.arrayContaining(['kind-config.yaml', 'cdk8s.yaml']));
       const result = check(ensurePythonTool('yamllint'), ['--strict', '-c', join(repoRoot, '.yamllint.yaml'), ...files]);
       expect(result.output).toBe('');

@@ -1,8 +1,8 @@
 import { copyFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { versions } from '../../constructs/versions.js';
-import { cachePath } from '../../test/harness/cache.js';
-import { requireTool, run } from '../../test/harness/tools.js';
+import { cachePath } from '../cache.js';
+import { requireTool, run } from '../tools.js';
 
 const component = 'istio-crds';
 const fix = 'install Go 1.24 or newer (https is not needed: the Go module proxy serves istio.io/api) and re-run';

@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
-import { versions } from '../../constructs/versions.js';
+import { versions } from '../constructs/versions.js';
 import { cachePath, repoRoot } from './cache.js';
 import { ComponentError } from './component-error.js';
 import { createRunDir, freePorts, spawnManaged, type ManagedProcess } from './processes.js';
@@ -11,7 +11,7 @@ import { findJava, readStamp, requireTool, run, runAsync } from './tools.js';
 const component = 'kafka';
 const javaFix = 'install a Java 17+ runtime (Debian: apt-get install openjdk-17-jre-headless) and re-run';
 const mvnFix = 'install Maven (Debian: apt-get install maven) with access to Maven Central, then re-run';
-const pomDir = join(repoRoot, 'test', 'harness', 'kafka');
+const pomDir = join(repoRoot, 'infra', 'kafka');
 
 /** What `provisionKafka` found or resolved: everything needed to launch a broker. */
 export interface KafkaInstallation {
@@ -27,7 +27,7 @@ export interface KafkaInstallation {
 
 /**
  * Finds Java 17+ (PATH, JAVA_HOME, /usr/lib/jvm, then apt) and resolves the broker classpath from
- * Maven Central with test/harness/kafka/pom.xml. The classpath is cached under
+ * Maven Central with infra/kafka/pom.xml. The classpath is cached under
  * .cache/kafka with a stamp of the version and the pom, so a warm call costs no
  * Maven run; jars live in ~/.m2 like any Maven artifact.
  */

@@ -2,9 +2,9 @@ import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { versions } from '../../constructs/versions.js';
-import { ensureIstioCrds } from '../../scripts/upstream/istio-crds.js';
-import { ensureStrimziCrds } from '../../scripts/upstream/strimzi-crds.js';
+import { versions } from '../constructs/versions.js';
+import { ensureIstioCrds } from './upstream/istio-crds.js';
+import { ensureStrimziCrds } from './upstream/strimzi-crds.js';
 import { cachePath, repoRoot } from './cache.js';
 import { ComponentError } from './component-error.js';
 import { KubeClient, type KubeConnection, type KubeObject } from './kube-client.js';
@@ -13,7 +13,7 @@ import { readStamp, requireTool, runAsync } from './tools.js';
 
 const component = 'kube-apiserver';
 /** The Go module that pins kube-apiserver, etcd and every k8s.io staging module. */
-const moduleDir = join(repoRoot, 'test', 'harness', 'kube-apiserver');
+const moduleDir = join(repoRoot, 'infra', 'kube-apiserver');
 const goFix = 'install Go 1.24 or newer (only the Go module proxy is needed) and re-run';
 
 export interface KubeBinaries {
@@ -34,7 +34,7 @@ function requiredVersion(goMod: string, module: string): string {
 }
 
 /**
- * Builds kube-apiserver and etcd from the Go module in test/harness/kube-apiserver
+ * Builds kube-apiserver and etcd from the Go module in infra/kube-apiserver
  * into `.cache/kube/bin`, unless the stamp says the same versions are already there.
  * The first build compiles all of Kubernetes (minutes); later ones reuse GOCACHE.
  */
@@ -45,7 +45,7 @@ export async function provisionKubeApiserver(): Promise<KubeBinaries> {
   if (kubernetes !== `v${versions.kubernetes}`) {
     throw new ComponentError(
       component,
-      `test/harness/kube-apiserver/go.mod builds k8s.io/kubernetes ${kubernetes} but constructs/versions.ts pins ${versions.kubernetes}`,
+      `infra/kube-apiserver/go.mod builds k8s.io/kubernetes ${kubernetes} but constructs/versions.ts pins ${versions.kubernetes}`,
       `set k8s.io/kubernetes and every k8s.io staging replace in that go.mod to ${versions.kubernetes} (staging: v0.${versions.kubernetes.split('.').slice(1).join('.')}), then run \`go mod tidy\` there`,
     );
   }

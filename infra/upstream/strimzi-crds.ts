@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { versions } from '../../constructs/versions.js';
-import { cachePath } from '../../test/harness/cache.js';
-import { ComponentError } from '../../test/harness/component-error.js';
-import { findJava, readStamp, requireTool, run } from '../../test/harness/tools.js';
+import { cachePath } from '../cache.js';
+import { ComponentError } from '../component-error.js';
+import { findJava, readStamp, requireTool, run } from '../tools.js';
 
 const component = 'strimzi-crds';
 const fix = 'install Maven (Debian: apt-get install maven) with access to Maven Central, then re-run';
@@ -178,7 +178,7 @@ export function ensureStrimziCrds(): string[] {
   return paths;
 }
 
-// `tsx scripts/upstream/strimzi-crds.ts` prints what was generated.
+// `tsx infra/upstream/strimzi-crds.ts` prints what was generated.
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const began = performance.now();
   for (const path of ensureStrimziCrds()) {
