@@ -90,7 +90,7 @@ export const services: readonly ServiceSpec[] = [
     summary: 'orders and the order saga; transactional outbox to Kafka',
     routes: [
       // The saga makes up to six calls in turn (verify, reserve, charge, commit; on failure release
-      // and refund): 1s + 5 x 1.5s = 8.5s worst case, so 10s. The mesh re-sends it only when it
+      // and void the charge): 1s + 5 x 1.5s = 8.5s worst case, so 10s. The mesh re-sends it only when it
       // cannot have reached the app (a client Idempotency-Key covers client retries).
       Route.write('POST', '/orders', { timeout: Duration.seconds(10), retry: Retry.onConnectFailure({ attempts: 1 }) }),
       Route.read('/orders'),
@@ -107,6 +107,7 @@ export const services: readonly ServiceSpec[] = [
     routes: [
       Route.idempotentWrite('POST', '/charges', { keyHeader: idempotencyKey, ...internalWrite }),
       Route.idempotentWrite('POST', '/charges/{id}/refund', { keyHeader: idempotencyKey, ...internalWrite }),
+      Route.idempotentWrite('POST', '/charge-voids', { keyHeader: idempotencyKey, ...internalWrite }),
       Route.read('/charges/{id}'),
     ],
     publicRoutes: [],
@@ -132,7 +133,7 @@ export const callGraph: readonly CallEdge[] = [
     to: 'product',
     routes: ['POST /reservations', 'POST /reservations/{orderId}/commit', 'POST /reservations/{orderId}/release'],
   },
-  { from: 'order', to: 'payment', routes: ['POST /charges', 'POST /charges/{id}/refund'] },
+  { from: 'order', to: 'payment', routes: ['POST /charges', 'POST /charge-voids'] },
 ];
 
 /** A handler that calls other services, with its call sequences (the analyzer sums their budgets). */
@@ -155,11 +156,7 @@ export const handlers: readonly HandlerSpec[] = [
       {
         // The longest path: every step ran, the commit failed, both compensations follow.
         name: 'commit fails, compensate',
-        calls: [
-          ...sagaHappyPath,
-          { service: 'product', route: 'POST /reservations/{orderId}/release' },
-          { service: 'payment', route: 'POST /charges/{id}/refund' },
-        ],
+        calls: [...sagaHappyPath, { service: 'product', route: 'POST /reservations/{orderId}/release' }, { service: 'payment', route: 'POST /charge-voids' }],
       },
     ],
   },

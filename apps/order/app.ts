@@ -25,7 +25,8 @@ export const orderService: ServiceDefinition<OrderSettings> = {
     paymentUrl: env.httpUrl('PAYMENT_URL'),
     sweepIntervalMs: env.int('SWEEP_INTERVAL_MS', 10_000, { min: 100, max: 3_600_000 }),
     // Well above the longest saga (four calls and three compensations at the client timeout each).
-    staleOrderMs: env.int('STALE_ORDER_MS', 60_000, { min: 0, max: 86_400_000 }),
+    // A saga paused longer loses its lease to the sweep and stops: shorter only cancels more orders.
+    staleOrderMs: env.int('STALE_ORDER_MS', 60_000, { min: 1_000, max: 86_400_000 }),
   }),
   create(ctx) {
     const { settings, config, db, logger } = ctx;

@@ -1,36 +1,53 @@
 import { pino } from 'pino';
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { Order, OrderLine } from '../../apps/order/domain/orders.js';
-import { OrderSaga, StepOutcomeUnknown, type ChargeResult, type ReserveResult, type SagaLog, type SagaParticipants } from '../../apps/order/domain/saga.js';
+import {
+  LeaseLost,
+  OrderSaga,
+  StepOutcomeUnknown,
+  type ChargeResult,
+  type ReserveResult,
+  type SagaLog,
+  type SagaParticipants,
+} from '../../apps/order/domain/saga.js';
 
-/** In-memory saga log: applies the same state changes as the SQL store. */
+/** In-memory saga log: the same compare-and-set on (PENDING, lease) as the SQL store. */
 class MemoryLog implements SagaLog {
   constructor(public order: Order) {}
-  private set(patch: Partial<Order>): Promise<Order> {
+  private set(by: Order, patch: Partial<Order>): Promise<Order> {
+    if (this.order.status !== 'PENDING' || this.order.lease !== by.lease) return Promise.reject(new LeaseLost(by.id));
     this.order = { ...this.order, ...patch };
     return Promise.resolve(this.order);
   }
-  reserved(_id: string, priced: ReserveResult & { ok: true }) {
-    return this.set({ step: 'RESERVED', totalCents: priced.totalCents, currency: priced.currency });
+  /** What the recovery sweep's claim does: a new lease, so the old holder can no longer write. */
+  takeOver(): Order {
+    this.order = { ...this.order, lease: `lease-${Math.random()}` };
+    return this.order;
   }
-  charging() {
-    return this.set({ step: 'CHARGING' });
+  reserved(by: Order, priced: ReserveResult & { ok: true }) {
+    return this.set(by, { step: 'RESERVED', totalCents: priced.totalCents, currency: priced.currency });
   }
-  charged(_id: string, chargeId: string) {
-    return this.set({ step: 'CHARGED', chargeId });
+  charging(by: Order) {
+    return this.set(by, { step: 'CHARGING' });
   }
-  confirmed() {
-    return this.order.status === 'PENDING' ? this.set({ status: 'CONFIRMED' }) : Promise.resolve(this.order);
+  charged(by: Order, chargeId: string) {
+    return this.set(by, { step: 'CHARGED', chargeId });
   }
-  cancelled(_id: string, reason: string) {
-    return this.order.status === 'PENDING' ? this.set({ status: 'CANCELLED', cancelReason: reason }) : Promise.resolve(this.order);
+  confirmed(by: Order) {
+    return this.set(by, { status: 'CONFIRMED' });
   }
-  compensationPending(_id: string, reason: string) {
-    return this.set({ cancelReason: reason });
+  cancelled(by: Order, reason: string, refunded: boolean) {
+    return this.set(by, { status: 'CANCELLED', cancelReason: reason, refunded });
+  }
+  compensationPending(by: Order, reason: string) {
+    return this.set(by, { cancelReason: reason });
+  }
+  current() {
+    return Promise.resolve(this.order);
   }
 }
 
-type Call = 'userExists' | 'reserve' | 'charge' | 'refund' | 'commit' | 'release';
+type Call = 'userExists' | 'reserve' | 'charge' | 'void' | 'commit' | 'release';
 
 /** Scripted participants that record every call. */
 class Script implements SagaParticipants {
@@ -40,11 +57,14 @@ class Script implements SagaParticipants {
   charges: Array<ChargeResult | Error> = [{ ok: true, chargeId: 'ch-1' }];
   commitAnswer: 'committed' | 'released' | Error = 'committed';
   releaseAnswer: 'released' | 'committed' | Error = 'released';
-  refundAnswer: undefined | Error = undefined;
-  refunded: string[] = [];
+  /** What payment says a void found: set to 'nothing-charged' when no charge went through. */
+  voidAnswer: 'refunded' | 'nothing-charged' | Error = 'refunded';
+  /** Called before answering a call: lets a test act at that moment (e.g. take the order over). */
+  before: Partial<Record<Call, () => void>> = {};
 
   private answer<T>(call: Call, value: T | Error): Promise<T> {
     this.calls.push(call);
+    this.before[call]?.();
     return value instanceof Error ? Promise.reject(value) : Promise.resolve(value);
   }
   userExists() {
@@ -56,9 +76,8 @@ class Script implements SagaParticipants {
   charge() {
     return this.answer('charge', this.charges.length > 1 ? this.charges.shift()! : this.charges[0]!);
   }
-  refund(_id: string, chargeId: string) {
-    this.refunded.push(chargeId);
-    return this.answer('refund', this.refundAnswer);
+  voidCharge() {
+    return this.answer('void', this.voidAnswer);
   }
   commit() {
     return this.answer('commit', this.commitAnswer);
@@ -81,6 +100,8 @@ const newOrder = (): Order => ({
   currency: null,
   chargeId: null,
   cancelReason: null,
+  refunded: false,
+  lease: 'lease-saga',
   createdAt: new Date(),
   updatedAt: new Date(),
 });
@@ -114,7 +135,7 @@ describe('order saga', () => {
     expect(script.calls).not.toContain('charge');
   });
 
-  it('releases the reservation when the payment is declined, and refunds nothing', async () => {
+  it('releases the reservation when the payment is declined, and voids nothing', async () => {
     script.charges = [
       { ok: false, reason: 'PAYMENT_DECLINED' },
       { ok: false, reason: 'PAYMENT_DECLINED' },
@@ -123,24 +144,24 @@ describe('order saga', () => {
     expect(script.calls).toEqual(['userExists', 'reserve', 'charge', 'release']);
   });
 
-  it('refunds and releases when the reservation was lost before commit', async () => {
+  it('releases and voids the charge (refunding it) when the reservation was lost before commit', async () => {
     script.commitAnswer = 'released';
-    expect(await saga.run(log.order)).toMatchObject({ status: 'CANCELLED', cancelReason: 'RESERVATION_LOST' });
-    expect(script.refunded).toEqual(['ch-1']);
+    expect(await saga.run(log.order)).toMatchObject({ status: 'CANCELLED', cancelReason: 'RESERVATION_LOST', refunded: true });
+    expect(script.calls).toEqual(['userExists', 'reserve', 'charge', 'commit', 'release', 'void']);
   });
 
-  it('learns the fate of a charge that timed out by repeating it, then refunds it', async () => {
-    script.charges = [unknown('charge'), { ok: true, chargeId: 'ch-late' }];
-    expect(await saga.run(log.order)).toMatchObject({ status: 'CANCELLED', cancelReason: 'STEP_FAILED' });
-    expect(script.calls).toEqual(['userExists', 'reserve', 'charge', 'release', 'charge', 'refund']);
-    expect(script.refunded).toEqual(['ch-late']);
+  it('voids a charge that timed out instead of repeating it, so nothing is charged just to be refunded', async () => {
+    script.charges = [unknown('charge')];
+    script.voidAnswer = 'nothing-charged';
+    expect(await saga.run(log.order)).toMatchObject({ status: 'CANCELLED', cancelReason: 'STEP_FAILED', refunded: false });
+    expect(script.calls).toEqual(['userExists', 'reserve', 'charge', 'release', 'void']);
   });
 
   it('confirms instead of cancelling when a commit whose answer was lost did happen', async () => {
     script.commitAnswer = unknown('commit');
     script.releaseAnswer = 'committed';
     expect(await saga.run(log.order)).toMatchObject({ status: 'CONFIRMED' });
-    expect(script.refunded).toEqual([]);
+    expect(script.calls).not.toContain('void');
   });
 
   it('keeps the order PENDING with its reason when a compensation cannot finish, and finishes on a later run', async () => {
@@ -149,12 +170,33 @@ describe('order saga', () => {
     script.releaseAnswer = unknown('release');
     const stuck = await saga.run(log.order);
     expect(stuck).toMatchObject({ status: 'PENDING', cancelReason: 'STEP_FAILED', step: 'CHARGED' });
-    expect(script.refunded).toEqual([]);
+    expect(script.calls).not.toContain('void');
 
     script.releaseAnswer = 'released';
-    const recovered = await saga.compensate(stuck, stuck.cancelReason!);
-    expect(recovered).toMatchObject({ status: 'CANCELLED', cancelReason: 'STEP_FAILED' });
-    expect(script.refunded).toEqual(['ch-1']);
+    const recovered = await saga.compensate(log.takeOver(), stuck.cancelReason!);
+    expect(recovered).toMatchObject({ status: 'CANCELLED', cancelReason: 'STEP_FAILED', refunded: true });
+    expect(script.calls.at(-1)).toBe('void');
+  });
+
+  it('stops without another write or call once the sweep took the order over while a step was in flight', async () => {
+    // The sweep claims the order while the charge call is under way (a paused replica).
+    script.before.charge = () => log.takeOver();
+    const answered = await saga.run(log.order);
+    expect(script.calls).toEqual(['userExists', 'reserve', 'charge']);
+    expect(answered).toMatchObject({ status: 'PENDING', step: 'CHARGING' });
+    expect(log.order.chargeId).toBeNull();
+  });
+
+  it('cannot mark a compensation pending on an order the sweep already finished', async () => {
+    script.commitAnswer = unknown('commit');
+    // The sweep takes over and cancels while this saga is releasing; then this saga's release fails.
+    script.releaseAnswer = unknown('release');
+    script.before.release = () => {
+      log.order = { ...log.takeOver(), status: 'CANCELLED', cancelReason: 'ABANDONED' };
+    };
+    const answered = await saga.run(log.order);
+    expect(answered).toMatchObject({ status: 'CANCELLED', cancelReason: 'ABANDONED' });
+    expect(log.order.cancelReason).toBe('ABANDONED');
   });
 
   it('treats an unexpected error in a step like an unknown outcome: compensate and cancel', async () => {
@@ -163,8 +205,8 @@ describe('order saga', () => {
   });
 
   it('compensates an order abandoned before charging without touching payment', async () => {
-    const abandoned = { ...newOrder(), step: 'RESERVED' as const, totalCents: 1000, currency: 'EUR' };
-    log.order = abandoned;
+    log.order = { ...newOrder(), step: 'RESERVED' as const, totalCents: 1000, currency: 'EUR' };
+    const abandoned = log.takeOver();
     expect(await saga.compensate(abandoned, 'ABANDONED')).toMatchObject({ status: 'CANCELLED', cancelReason: 'ABANDONED' });
     expect(script.calls).toEqual(['release']);
   });

@@ -151,3 +151,54 @@ describe('junk', () => {
     expect(await expectNo5xxForJunk(service.url, 'payment')).toBeGreaterThan(30);
   });
 });
+
+describe('voiding a charge key', () => {
+  const voidKey = (chargeKey: string) => call('POST', '/charge-voids', { json: { chargeKey }, headers: { 'idempotency-key': `${chargeKey}-void` } });
+
+  it('refunds a charge that went through under the key, writes PaymentRefunded, and changes nothing when repeated', async () => {
+    const key = randomUUID();
+    const charged = await charge(key, card);
+    const first = await voidKey(key);
+    expect(first.status).toBe(200);
+    expect(first.body).toMatchObject({ chargeKey: key, outcome: 'REFUNDED', charge: { id: charged.body.id, status: 'REFUNDED' } });
+    expect((await voidKey(key)).body).toMatchObject({ outcome: 'REFUNDED', charge: { id: charged.body.id, status: 'REFUNDED' } });
+    expect(await eventsOf(charged.body.id)).toEqual(['PaymentCharged', 'PaymentRefunded']);
+  });
+
+  it('leaves a tombstone when nothing was charged, so a late charge under the key is refused and takes no money', async () => {
+    const key = randomUUID();
+    const before = await countCharges();
+    expect((await voidKey(key)).body).toEqual({ chargeKey: key, outcome: 'NOTHING_CHARGED', charge: null });
+    expectError(await charge(key, card), 409, 'CHARGE_VOIDED');
+    expect(await countCharges()).toBe(before);
+  });
+
+  it('reports a declined charge as declined and refunds nothing', async () => {
+    const key = randomUUID();
+    await charge(key, { ...card, source: 'tok_decline' });
+    expect((await voidKey(key)).body).toMatchObject({ outcome: 'DECLINED', charge: { status: 'DECLINED' } });
+  });
+
+  it('never leaves money taken when a charge and a void of the same key race', async () => {
+    for (let round = 0; round < 20; round++) {
+      const key = randomUUID();
+      const [charged, voided] = await Promise.all([charge(key, card), voidKey(key)]);
+      expect(voided.status).toBe(200);
+      const rows = await service.db.query<{ status: string }>('SELECT p.status FROM payments p WHERE p.id = $1', [charged.body.id ?? randomUUID()]);
+      if (charged.status === 201) {
+        // The charge won: the void found it and refunded it.
+        expect(voided.body.outcome).toBe('REFUNDED');
+        expect(rows).toEqual([{ status: 'REFUNDED' }]);
+      } else {
+        // The void won: the charge was refused and nothing was stored.
+        expectError(charged, 409, 'CHARGE_VOIDED');
+        expect(voided.body.outcome).toBe('NOTHING_CHARGED');
+      }
+    }
+  });
+
+  it('requires an idempotency key and a well-formed charge key', async () => {
+    expectError(await call('POST', '/charge-voids', { json: { chargeKey: 'k' } }), 400, 'IDEMPOTENCY_KEY_MISSING');
+    expectError(await call('POST', '/charge-voids', { json: { chargeKey: '' }, headers: { 'idempotency-key': 'v' } }), 400, 'VALIDATION_FAILED');
+  });
+});

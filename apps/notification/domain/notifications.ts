@@ -8,6 +8,8 @@ export interface OrderEventData {
   readonly totalCents: number | null;
   readonly currency: string | null;
   readonly reason?: string | null;
+  /** OrderCancelled: the charge had gone through and was refunded in full. */
+  readonly refunded?: boolean;
 }
 
 export interface Notification {
@@ -35,7 +37,7 @@ const REASONS: Record<string, string> = {
  * does not notify about (newer producers may add types; they are skipped, not failed).
  */
 export function messageFor(event: EventEnvelope<OrderEventData>): string | undefined {
-  const { orderId, totalCents, currency, reason } = event.data;
+  const { orderId, totalCents, currency, reason, refunded } = event.data;
   const short = orderId.slice(0, 8);
   switch (event.type) {
     case 'OrderCreated':
@@ -43,7 +45,7 @@ export function messageFor(event: EventEnvelope<OrderEventData>): string | undef
     case 'OrderConfirmed':
       return `Your order ${short} is confirmed${money(totalCents, currency)}.`;
     case 'OrderCancelled':
-      return `Your order ${short} was cancelled: ${REASONS[reason ?? ''] ?? 'it could not be completed'}. You have not been charged.`;
+      return `Your order ${short} was cancelled: ${REASONS[reason ?? ''] ?? 'it could not be completed'}. ${refunded ? `Your payment${money(totalCents, currency)} has been refunded in full.` : 'You have not been charged.'}`;
     default:
       return undefined;
   }

@@ -21,6 +21,7 @@ export const orderEventSchema = {
         totalCents: { type: ['integer', 'null'] },
         currency: { type: ['string', 'null'] },
         reason: { type: ['string', 'null'] },
+        refunded: { type: 'boolean' },
       },
     },
   },

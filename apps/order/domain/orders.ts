@@ -7,6 +7,7 @@ export type OrderStatus = 'PENDING' | 'CONFIRMED' | 'CANCELLED';
  * NEW (nothing held) -> RESERVED (stock held) -> CHARGING (a charge may exist)
  * -> CHARGED (charge id known). A PENDING order with a cancel reason is one
  * whose compensation has not finished yet; the recovery sweep finishes it.
+ * The whole state machine: apps/order/README.md.
  */
 export type SagaStep = 'NEW' | 'RESERVED' | 'CHARGING' | 'CHARGED';
 
@@ -29,6 +30,13 @@ export interface Order {
   readonly chargeId: string | null;
   /** Why it was (or is being) cancelled: a stable code such as PAYMENT_DECLINED. */
   readonly cancelReason: string | null;
+  /** A cancelled order whose charge went through and was refunded. */
+  readonly refunded: boolean;
+  /**
+   * The lease token of whoever may move this order while it is PENDING: the saga that
+   * created it, or the recovery sweep that took it over. Every saga write compares it.
+   */
+  readonly lease: string;
   readonly createdAt: Date;
   readonly updatedAt: Date;
 }
@@ -66,5 +74,5 @@ export const orderEventData = (o: Order) => ({
   totalCents: o.totalCents,
   currency: o.currency,
   items: o.items.map((i) => ({ productId: i.productId, quantity: i.quantity })),
-  ...(o.status === 'CANCELLED' ? { reason: o.cancelReason } : {}),
+  ...(o.status === 'CANCELLED' ? { reason: o.cancelReason, refunded: o.refunded } : {}),
 });

@@ -32,4 +32,13 @@ export const migrations: readonly Migration[] = [
     `,
   },
   outboxMigration,
+  {
+    // Whoever may move a PENDING order (its saga, or the sweep that took it over) holds its lease
+    // token; every saga write is a compare-and-set on it. See apps/order/README.md.
+    id: '0101_saga_lease',
+    sql: `
+      ALTER TABLE orders ADD COLUMN lease uuid NOT NULL DEFAULT gen_random_uuid();
+      ALTER TABLE orders ADD COLUMN charge_refunded boolean NOT NULL DEFAULT false;
+    `,
+  },
 ];

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { recordEvent, type Database, type Queryable } from '../../kit/index.js';
 import { orderEventData, type Order, type OrderLine, type OrderStatus, type SagaStep } from '../domain/orders.js';
-import type { ReserveResult, SagaLog } from '../domain/saga.js';
+import { LeaseLost, type ReserveResult, type SagaLog } from '../domain/saga.js';
 
 export const ORDERS_TOPIC = 'orders.events';
 
@@ -15,6 +15,8 @@ interface OrderRow {
   currency: string | null;
   charge_id: string | null;
   cancel_reason: string | null;
+  charge_refunded: boolean;
+  lease: string;
   request_hash: string;
   created_at: Date;
   updated_at: Date;
@@ -81,72 +83,95 @@ export class OrderStore implements SagaLog {
   }
 
   /**
-   * Takes PENDING orders nobody touched for `staleMs` (a crashed saga or an unfinished
-   * compensation) and stamps them, so another replica's sweep skips them for a while.
+   * Takes over PENDING orders nobody touched for `staleMs` (a crashed or paused saga, or an
+   * unfinished compensation): a new lease token each, so the saga that held them can no
+   * longer write, and a fresh `updated_at`, so another replica's sweep skips them for a while.
    */
   claimStale(staleMs: number, limit: number): Promise<Order[]> {
     return this.db.transaction(async (tx) => {
       const rows = await tx.query<OrderRow>(
-        `UPDATE orders SET updated_at = now() WHERE id IN (
+        `UPDATE orders SET updated_at = now(), lease = gen_random_uuid() WHERE id IN (
            SELECT id FROM orders WHERE status = 'PENDING' AND updated_at < now() - $1::int * interval '1 millisecond'
            ORDER BY updated_at LIMIT $2 FOR UPDATE SKIP LOCKED)
          RETURNING *`,
         [staleMs, limit],
       );
-      return Promise.all(rows.map((r) => this.hydrate(tx, r)));
+      if (rows.length === 0) return [];
+      const items = await tx.query<ItemRow>('SELECT * FROM order_items WHERE order_id = ANY($1::uuid[]) ORDER BY product_id', [rows.map((r) => r.id)]);
+      return rows.map((r) =>
+        toOrder(
+          r,
+          items.filter((i) => i.order_id === r.id),
+        ),
+      );
     });
   }
 
-  reserved(orderId: string, priced: ReserveResult & { ok: true }): Promise<Order> {
-    return this.change(orderId, async (tx) => {
+  reserved(order: Order, priced: ReserveResult & { ok: true }): Promise<Order> {
+    return this.change(order, async (tx) => {
       for (const item of priced.items) {
-        await tx.query('UPDATE order_items SET unit_price_cents = $3 WHERE order_id = $1 AND product_id = $2', [orderId, item.productId, item.unitPriceCents]);
+        await tx.query('UPDATE order_items SET unit_price_cents = $3 WHERE order_id = $1 AND product_id = $2', [order.id, item.productId, item.unitPriceCents]);
       }
-      return ["step = 'RESERVED', total_cents = $2, currency = $3", [priced.totalCents, priced.currency]];
+      return ["step = 'RESERVED', total_cents = $3, currency = $4", [priced.totalCents, priced.currency]];
     });
   }
 
-  charging(orderId: string): Promise<Order> {
-    return this.change(orderId, async () => ["step = 'CHARGING'", []]);
+  charging(order: Order): Promise<Order> {
+    return this.change(order, async () => ["step = 'CHARGING'", []]);
   }
 
-  charged(orderId: string, chargeId: string): Promise<Order> {
-    return this.change(orderId, async () => ["step = 'CHARGED', charge_id = $2", [chargeId]]);
+  charged(order: Order, chargeId: string): Promise<Order> {
+    return this.change(order, async () => ["step = 'CHARGED', charge_id = $3", [chargeId]]);
   }
 
-  confirmed(orderId: string): Promise<Order> {
-    return this.finish(orderId, 'CONFIRMED', null);
+  confirmed(order: Order): Promise<Order> {
+    return this.finish(order, 'CONFIRMED', null, false);
   }
 
-  cancelled(orderId: string, reason: string): Promise<Order> {
-    return this.finish(orderId, 'CANCELLED', reason);
+  cancelled(order: Order, reason: string, refunded: boolean): Promise<Order> {
+    return this.finish(order, 'CANCELLED', reason, refunded);
   }
 
-  compensationPending(orderId: string, reason: string): Promise<Order> {
-    return this.change(orderId, async () => ['cancel_reason = $2', [reason]]);
+  compensationPending(order: Order, reason: string): Promise<Order> {
+    return this.change(order, async () => ['cancel_reason = $3', [reason]]);
   }
 
-  /** Final states are written once: a late duplicate (saga and sweep racing) changes nothing and emits nothing. */
-  private finish(orderId: string, status: 'CONFIRMED' | 'CANCELLED', reason: string | null): Promise<Order> {
+  async current(orderId: string): Promise<Order> {
+    const order = await this.find(orderId);
+    if (!order) throw new Error(`order ${orderId} vanished`);
+    return order;
+  }
+
+  /** Ends the order and emits its event, only while `order.lease` still holds it PENDING. */
+  private finish(order: Order, status: 'CONFIRMED' | 'CANCELLED', reason: string | null, refunded: boolean): Promise<Order> {
     return this.db.transaction(async (tx) => {
       const [row] = await tx.query<OrderRow>(
-        "UPDATE orders SET status = $2, cancel_reason = $3, updated_at = now() WHERE id = $1 AND status = 'PENDING' RETURNING *",
-        [orderId, status, reason],
+        `UPDATE orders SET status = $3, cancel_reason = $4, charge_refunded = $5, updated_at = now()
+         WHERE id = $1 AND lease = $2 AND status = 'PENDING' RETURNING *`,
+        [order.id, order.lease, status, reason, refunded],
       );
-      if (!row) {
-        const [current] = await tx.query<OrderRow>('SELECT * FROM orders WHERE id = $1', [orderId]);
-        return this.hydrate(tx, current!);
-      }
-      const order = await this.hydrate(tx, row);
-      await this.event(tx, order);
-      return order;
+      if (!row) throw new LeaseLost(order.id);
+      const ended = await this.hydrate(tx, row);
+      await this.event(tx, ended);
+      return ended;
     });
   }
 
-  private change(orderId: string, apply: (tx: Queryable) => Promise<[string, unknown[]]>): Promise<Order> {
+  /** One saga step: a compare-and-set on the lease, which it also renews (updated_at). */
+  private change(order: Order, apply: (tx: Queryable) => Promise<[string, unknown[]]>): Promise<Order> {
     return this.db.transaction(async (tx) => {
+      // Lock and compare first, so the item updates of `apply` never touch an order we do not hold.
+      const [held] = await tx.query<{ id: string }>("SELECT id FROM orders WHERE id = $1 AND lease = $2 AND status = 'PENDING' FOR UPDATE", [
+        order.id,
+        order.lease,
+      ]);
+      if (!held) throw new LeaseLost(order.id);
       const [assignments, params] = await apply(tx);
-      const [row] = await tx.query<OrderRow>(`UPDATE orders SET ${assignments}, updated_at = now() WHERE id = $1 RETURNING *`, [orderId, ...params]);
+      const [row] = await tx.query<OrderRow>(`UPDATE orders SET ${assignments}, updated_at = now() WHERE id = $1 AND lease = $2 RETURNING *`, [
+        order.id,
+        order.lease,
+        ...params,
+      ]);
       return this.hydrate(tx, row!);
     });
   }
@@ -174,6 +199,8 @@ function toOrder(row: OrderRow, items: readonly ItemRow[]): Order {
     currency: row.currency,
     chargeId: row.charge_id,
     cancelReason: row.cancel_reason,
+    refunded: row.charge_refunded,
+    lease: row.lease,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };

@@ -3,7 +3,7 @@ import type { Order, OrderLine } from '../domain/orders.js';
 import { StepOutcomeUnknown, type ChargeResult, type ReserveResult, type SagaParticipants } from '../domain/saga.js';
 
 /** Idempotency keys derived from the order id: every repeat of a step is the same request. */
-export const stepKey = (orderId: string, step: 'reserve' | 'charge' | 'commit' | 'release' | 'refund') => `order-${orderId}-${step}`;
+export const stepKey = (orderId: string, step: 'reserve' | 'charge' | 'commit' | 'release' | 'void') => `order-${orderId}-${step}`;
 
 const errorCode = (res: ServiceResponse): string | undefined => (res.body as { error?: { code?: string } } | undefined)?.error?.code;
 
@@ -60,18 +60,17 @@ export class HttpParticipants implements SagaParticipants {
     return unknown('charge', res);
   }
 
-  async refund(orderId: string, chargeId: string): Promise<void> {
-    const res = await this.send(
+  async voidCharge(orderId: string): Promise<'refunded' | 'nothing-charged'> {
+    const res = await this.send<{ outcome: 'REFUNDED' | 'DECLINED' | 'NOTHING_CHARGED' }>(
       this.payment,
-      'refund',
+      'void charge',
       'POST',
-      `/charges/${chargeId}/refund`,
-      { reason: `order ${orderId} cancelled` },
-      stepKey(orderId, 'refund'),
+      '/charge-voids',
+      { chargeKey: stepKey(orderId, 'charge') },
+      stepKey(orderId, 'void'),
     );
-    // 409 CHARGE_NOT_REFUNDABLE: the charge was declined, so there is nothing to give back.
-    if (res.status === 200 || (res.status === 409 && errorCode(res) === 'CHARGE_NOT_REFUNDABLE')) return;
-    unknown('refund', res);
+    if (res.status === 200) return res.body.outcome === 'REFUNDED' ? 'refunded' : 'nothing-charged';
+    return unknown('void charge', res);
   }
 
   async commit(orderId: string): Promise<'committed' | 'released'> {

@@ -1,7 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger, Worker } from '../../kit/index.js';
+import type { Order } from '../domain/orders.js';
 import type { OrderSaga } from '../domain/saga.js';
 import type { OrderStore } from './order-store.js';
+
+/** Orders taken over per claim, and compensated at once: enough to drain a backlog in seconds, few enough not to swamp product and payment. */
+const SWEEP_BATCH = 50;
+const SWEEP_CONCURRENCY = 8;
 
 export interface RecoverySweepOptions {
   readonly store: OrderStore;
@@ -14,9 +19,10 @@ export interface RecoverySweepOptions {
 }
 
 /**
- * Finishes orders left PENDING: a saga interrupted by a crash or a restart, or a
- * compensation that failed. It never drives an order forward; it compensates
- * and cancels (or confirms, when it finds the reservation already committed).
+ * Finishes orders left PENDING: a saga interrupted by a crash, a restart or a long
+ * pause, or a compensation that failed. Taking an order over moves its lease, so the
+ * saga that held it can no longer write. It never drives an order forward; it
+ * compensates and cancels (or confirms, when it finds the reservation already committed).
  * It makes at most one pass of calls per order per interval: a schedule, not a retry loop.
  */
 export class RecoverySweep implements Worker {
@@ -34,16 +40,27 @@ export class RecoverySweep implements Worker {
     await this.loop;
   }
 
-  /** One pass; returns how many orders it finished. */
+  /**
+   * One pass: takes over stale orders a batch at a time until none is left, compensating
+   * a few at once; returns how many it finished.
+   */
   async sweepOnce(): Promise<number> {
-    const { store, saga, logger, staleMs } = this.options;
+    const { store, staleMs } = this.options;
     let finished = 0;
-    for (const order of await store.claimStale(staleMs, 20)) {
-      const result = await saga.compensate(order, order.cancelReason ?? 'ABANDONED');
-      if (result.status !== 'PENDING') finished += 1;
-      logger.info({ orderId: order.id, status: result.status, reason: result.cancelReason }, 'recovered a pending order');
+    for (;;) {
+      const batch = await store.claimStale(staleMs, SWEEP_BATCH);
+      for (let i = 0; i < batch.length; i += SWEEP_CONCURRENCY) {
+        const settled = await Promise.all(batch.slice(i, i + SWEEP_CONCURRENCY).map((order) => this.recover(order)));
+        finished += settled.filter(Boolean).length;
+      }
+      if (batch.length < SWEEP_BATCH || this.abort.signal.aborted) return finished;
     }
-    return finished;
+  }
+
+  private async recover(order: Order): Promise<boolean> {
+    const result = await this.options.saga.compensate(order, order.cancelReason ?? 'ABANDONED');
+    this.options.logger.info({ orderId: order.id, status: result.status, reason: result.cancelReason }, 'recovered a pending order');
+    return result.status !== 'PENDING';
   }
 
   private async run(): Promise<void> {

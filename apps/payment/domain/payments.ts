@@ -43,6 +43,13 @@ export class ChargeNotFoundError extends NotFoundError {
   }
 }
 
+/** A charge under a key that was voided first: the caller gave up on it, so no money is taken. */
+export class ChargeVoidedError extends ConflictError {
+  constructor() {
+    super('CHARGE_VOIDED', 'this charge was voided by its caller before it was made; nothing was charged');
+  }
+}
+
 export class ChargeNotRefundableError extends ConflictError {
   constructor(charge: Charge) {
     super('CHARGE_NOT_REFUNDABLE', `charge ${charge.id} was ${charge.status.toLowerCase()}; only succeeded charges can be refunded`);
@@ -57,6 +64,9 @@ export interface PaymentLedger {
   recordEvent(type: 'PaymentCharged' | 'PaymentRefunded', charge: Charge): Promise<void>;
 }
 
+/** What voiding the charge under a key found: the charge it refunded, a declined one, or none (and none can follow). */
+export type VoidOutcome = 'REFUNDED' | 'DECLINED' | 'NOTHING_CHARGED';
+
 export interface PaymentStore {
   /**
    * Runs `operation` once per (scope, key): claims the key and stores the outcome in the
@@ -70,6 +80,16 @@ export interface PaymentStore {
     fingerprint: string,
     operation: (ledger: PaymentLedger) => Promise<StoredOutcome>,
   ): Promise<{ outcome: StoredOutcome; replayed: boolean }>;
+  /**
+   * Makes sure no money stays taken under the charge key `chargeKey`, in one transaction
+   * that serializes with any charge under that key: a succeeded charge is refunded, and
+   * when no charge exists yet a tombstone is stored so a later charge with that key is
+   * refused (CHARGE_VOIDED) instead of taking money. Repeating it changes nothing.
+   */
+  voidCharge(
+    chargeKey: string,
+    ledgerAction: (ledger: PaymentLedger, charge: Charge | undefined) => Promise<VoidOutcome>,
+  ): Promise<{ outcome: VoidOutcome; charge: Charge | undefined }>;
   findCharge(id: string): Promise<Charge | undefined>;
 }
 
@@ -122,6 +142,19 @@ export class Payments {
       const refunded = await ledger.markRefunded(chargeId);
       await ledger.recordEvent('PaymentRefunded', refunded);
       return { status: 200, body: chargeView(refunded) };
+    });
+  }
+
+  /**
+   * Cancels whatever was or will be charged under `chargeKey` without charging first:
+   * the caller's compensation when it cannot know whether its charge went through.
+   */
+  voidCharge(chargeKey: string) {
+    return this.store.voidCharge(chargeKey, async (ledger, charge) => {
+      if (!charge) return 'NOTHING_CHARGED';
+      if (charge.status === 'DECLINED') return 'DECLINED';
+      if (charge.status === 'SUCCEEDED') await ledger.recordEvent('PaymentRefunded', await ledger.markRefunded(charge.id));
+      return 'REFUNDED';
     });
   }
 

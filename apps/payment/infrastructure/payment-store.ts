@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { recordEvent, type Database, type Queryable } from '../../kit/index.js';
 import { IdempotencyKeyReusedError, type StoredOutcome } from '../domain/idempotency.js';
-import type { Charge, ChargeStatus, PaymentLedger, PaymentStore } from '../domain/payments.js';
+import { ChargeVoidedError, type Charge, type ChargeStatus, type PaymentLedger, type PaymentStore, type VoidOutcome } from '../domain/payments.js';
 
 export const PAYMENTS_TOPIC = 'payments.events';
 
@@ -56,6 +56,20 @@ function ledger(tx: Queryable): PaymentLedger {
   };
 }
 
+/** The request hash of a voided charge key: it matches no request, and every request under the key gets the tombstone. */
+const VOIDED = 'voided';
+
+const voidedOutcome = (): StoredOutcome => {
+  const error = new ChargeVoidedError();
+  return { status: error.status, error: { code: error.code, message: error.message } };
+};
+
+/** The charge id a stored charge outcome names (201 body, or a decline's details). */
+function chargeIdOf(outcome: StoredOutcome): string | undefined {
+  const id = 'error' in outcome ? (outcome.error.details as { chargeId?: unknown } | undefined)?.chargeId : (outcome.body as { id?: unknown }).id;
+  return typeof id === 'string' ? id : undefined;
+}
+
 export class PgPaymentStore implements PaymentStore {
   constructor(private readonly db: Database) {}
 
@@ -72,12 +86,34 @@ export class PgPaymentStore implements PaymentStore {
           'SELECT request_hash, outcome FROM idempotency_keys WHERE scope = $1 AND key = $2',
           [scope, key],
         );
+        if (stored?.request_hash === VOIDED) return { outcome: stored.outcome, replayed: true };
         if (!stored || stored.request_hash !== fingerprint) throw new IdempotencyKeyReusedError();
         return { outcome: stored.outcome, replayed: true };
       }
       const outcome = await operation(ledger(tx));
       await tx.query('UPDATE idempotency_keys SET outcome = $3 WHERE scope = $1 AND key = $2', [scope, key, JSON.stringify(outcome)]);
       return { outcome, replayed: false };
+    });
+  }
+
+  voidCharge(chargeKey: string, action: (ledger: PaymentLedger, charge: Charge | undefined) => Promise<VoidOutcome>) {
+    return this.db.transaction(async (tx) => {
+      // Same row as the charge's key claim: a charge in flight under this key commits first
+      // (and is found below), or waits for the tombstone and is refused.
+      const [tombstone] = await tx.query(
+        "INSERT INTO idempotency_keys (scope, key, request_hash, outcome) VALUES ('charge', $1, $2, $3) ON CONFLICT (scope, key) DO NOTHING RETURNING key",
+        [chargeKey, VOIDED, JSON.stringify(voidedOutcome())],
+      );
+      if (tombstone) return { outcome: 'NOTHING_CHARGED' as const, charge: undefined };
+      const [stored] = await tx.query<{ request_hash: string; outcome: StoredOutcome }>(
+        "SELECT request_hash, outcome FROM idempotency_keys WHERE scope = 'charge' AND key = $1 FOR UPDATE",
+        [chargeKey],
+      );
+      const chargeId = stored && stored.request_hash !== VOIDED ? chargeIdOf(stored.outcome) : undefined;
+      const book = ledger(tx);
+      const charge = chargeId ? await book.lockCharge(chargeId) : undefined;
+      const outcome = await action(book, charge);
+      return { outcome, charge: charge ? await book.lockCharge(charge.id) : undefined };
     });
   }
 

@@ -20,6 +20,13 @@ const refundBody = {
   properties: { reason: { type: 'string', minLength: 1, maxLength: 200 } },
 } as const;
 
+const voidBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['chargeKey'],
+  properties: { chargeKey: { type: 'string', pattern: '^[\\x21-\\x7e]{1,255}$' } },
+} as const;
+
 const idParams = { type: 'object', required: ['id'], properties: { id: schemas.uuid } } as const;
 
 function reply({ outcome, replayed }: { outcome: StoredOutcome; replayed: boolean }): Reply {
@@ -43,6 +50,19 @@ export function chargeRoutes(payments: Payments): AnyRoute[] {
       body: refundBody,
       bodyOptional: true,
       handle: async ({ body, params, headers }) => reply(await payments.refund(requireIdempotencyKey(headers), params.id.toLowerCase(), body)),
+    }),
+    // Voids the charge made (or not yet made) under an idempotency key: refunds it if it went
+    // through, otherwise makes sure it never will. Idempotent by nature; the key header is what
+    // lets the mesh retry it.
+    defineRoute<{ chargeKey: string }>({
+      method: 'POST',
+      path: '/charge-voids',
+      body: voidBody,
+      handle: async ({ body, headers }) => {
+        requireIdempotencyKey(headers);
+        const { outcome, charge } = await payments.voidCharge(body.chargeKey);
+        return { body: { chargeKey: body.chargeKey, outcome, charge: charge ? chargeView(charge) : null } };
+      },
     }),
     defineRoute<undefined, Record<string, unknown>, { id: string }>({
       method: 'GET',
