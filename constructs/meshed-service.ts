@@ -1,6 +1,7 @@
 import { ApiObject, Chart, Duration, JsonPatch, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
+import { Callers } from '../mesh/callers.js';
 import { ResiliencePolicy, type ResiliencePolicyProps } from '../mesh/resilience-policy.js';
 import type { Route } from '../mesh/route.js';
 import { WorkloadAccess, type AccessPeer } from '../mesh/workload-access.js';
@@ -91,15 +92,41 @@ export interface MeshedServiceProps {
    * @default Duration.seconds(20)
    */
   readonly terminationGracePeriod?: Duration;
+  /**
+   * Who may call the HTTP API, on top of the callers granted with `allowFrom`: both the Istio
+   * AuthorizationPolicy (https://istio.io/latest/docs/reference/config/security/authorization-policy/)
+   * and the Kubernetes NetworkPolicy follow this choice.
+   * @default Callers.granted() - only callers granted with `allowFrom`; synthesis fails if there are none
+   */
+  readonly callers?: Callers;
+  /**
+   * Namespace of istiod, which the pods' NetworkPolicy lets the sidecar reach (unless a
+   * NamespaceSecurity in the app already does for the whole namespace).
+   * @default 'istio-system'
+   */
+  readonly istioNamespace?: string;
 }
 
 const UID = 10001;
 
 /**
  * A microservice in the mesh: ServiceAccount, Deployment, Service (named port
- * `http`), PodDisruptionBudget, optional HorizontalPodAutoscaler and its Istio
- * ResiliencePolicy (VirtualService + DestinationRule). Every object is named
- * after the construct id, so hosts, principals and labels stay stable.
+ * `http`), PodDisruptionBudget, optional HorizontalPodAutoscaler, its Istio
+ * ResiliencePolicy (VirtualService + DestinationRule) and its WorkloadAccess
+ * (AuthorizationPolicy + NetworkPolicy). Every object is named after the
+ * construct id, so hosts, principals and labels stay stable.
+ *
+ * Deployed alone it is ready on a cluster that enforces NetworkPolicies (its policy
+ * lets the sidecar reach DNS and istiod), and who may call it is a choice:
+ * `allowFrom` grants, or the `callers` prop; with neither, synthesis fails.
+ *
+ * @example
+ * const inventory = new MeshedService(chart, 'inventory', {
+ *   image: 'example/inventory:1.0',
+ *   routes: [Route.read('/items/{sku}'), Route.write('POST', '/items/{sku}/adjustments')],
+ *   callers: Callers.namespaces('storefront'),
+ * });
+ * inventory.url; // http://inventory.<namespace>.svc.cluster.local:8080
  */
 export class MeshedService extends Construct {
   readonly name: string;
@@ -118,6 +145,10 @@ export class MeshedService extends Construct {
   readonly access: WorkloadAccess;
   /** The service's API, as declared. */
   readonly routes: readonly Route[];
+  /** Who may call the API besides the `allowFrom` grants. */
+  readonly callers: Callers;
+  /** Namespace of istiod. */
+  readonly istioNamespace: string;
   /** Labels on every pod: `app`, `version` and app.kubernetes.io/*. */
   readonly podLabels: Readonly<Record<string, string>>;
 
@@ -132,6 +163,8 @@ export class MeshedService extends Construct {
     this.resources = props.resources ?? { cpuMillis: 25, memoryMiB: 64 };
     this.sidecarResources = props.sidecarResources ?? { cpuMillis: 10, memoryMiB: 48 };
     this.routes = props.routes;
+    this.callers = props.callers ?? Callers.granted();
+    this.istioNamespace = props.istioNamespace ?? 'istio-system';
     validateProps(this, props);
 
     this.podLabels = {
@@ -226,7 +259,24 @@ export class MeshedService extends Construct {
       version: this.version,
     });
 
-    this.access = new WorkloadAccess(this, 'Access', { name: this.name, workload: this.peer, declaredRoutes: this.routes });
+    this.access = new WorkloadAccess(this, 'Access', {
+      name: this.name,
+      workload: this.peer,
+      declaredRoutes: this.routes,
+      istioNamespace: this.istioNamespace,
+    });
+    if (this.callers.kind === 'namespaces') this.access.allowNamespaces(this.callers.namespaces, this.port);
+    // Grants may come after construction (allowFrom, EdgeGateway.expose): the check runs at synthesis.
+    this.node.addValidation({
+      validate: () =>
+        this.callers.kind === 'granted' && this.access.grants.length === 0
+          ? [
+              `MeshedService '${this.name}': no caller may reach it, so its AuthorizationPolicy would refuse every request: ` +
+                `grant callers with ${this.name}.allowFrom(caller, routes), open it to whole namespaces with 'callers: Callers.namespaces(...)', ` +
+                `or declare 'callers: Callers.none()' if nothing calls it (a Kafka consumer, a worker)`,
+            ]
+          : [],
+    });
   }
 
   /** The pods and identity of this service, as a caller or callee in access grants. */

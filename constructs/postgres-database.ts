@@ -52,6 +52,8 @@ const POSTGRES_UID = 70;
  * A PostgreSQL owned by one service: StatefulSet (one replica), headless
  * Service `<owner>-db`, a PVC per pod and connection settings wired into the
  * owner only (DATABASE_URL, built by Kubernetes from the Secret at run time).
+ * Only the owner may connect (AuthorizationPolicy and NetworkPolicy on 5432);
+ * deployed alone, its NetworkPolicy also lets the sidecar reach DNS and istiod.
  *
  * The password lives in the Secret `<owner>-db-credentials` (key `password`),
  * which no synthesized file contains: `make up` creates it with a random value
@@ -223,6 +225,7 @@ export class PostgresDatabase extends Construct {
         podLabels: { app: this.name },
         displayName: this.name,
       },
+      istioNamespace: owner.istioNamespace,
     });
     this.access.allow({ from: owner.peer, port: PORT });
     owner.access.allowEgress({ to: this.access.workload, ports: [{ port: PORT }] });

@@ -1,6 +1,12 @@
+// Mesh policy of the construct library, re-exported by constructs/index.ts.
+// mesh/analysis/ (the offline analyzer of synthesized manifests) is a tool above the library, not part of it.
+export * from './callers.js';
+export * from './edge-gateway.js';
+export * from './fault-injection.js';
 export * from './istio-duration.js';
+export * from './namespace-security.js';
 export * from './resilience-policy.js';
 export * from './retry.js';
 export * from './route.js';
 export * from './traffic-policy.js';
-export * from './analysis/cross-references.js';
+export * from './workload-access.js';

@@ -1,5 +1,5 @@
 import * as kplus from 'cdk8s-plus-28';
-import { Construct } from 'constructs';
+import { Construct, type IConstruct } from 'constructs';
 import { AuthorizationPolicy } from '../imports/istio-security.istio.io.js';
 import { PeerAuthentication, PeerAuthenticationSpecMtlsMode } from '../imports/istio-security.istio.io.js';
 
@@ -13,22 +13,47 @@ export interface NamespaceSecurityProps {
   readonly istioNamespace?: string;
 }
 
-/** Sidecar -> istiod: xDS and certificate signing (https://istio.io/latest/docs/ops/deployment/application-requirements/#ports-used-by-istio). */
-const ISTIOD_XDS_PORT = 15012;
+/** DNS (kube-dns / CoreDNS in kube-system), UDP and TCP. */
+export const DNS_PORT = 53;
+/**
+ * Sidecar -> istiod: xDS and certificate signing, TLS/mTLS
+ * (https://istio.io/latest/docs/ops/deployment/application-requirements/#ports-used-by-istio).
+ * istiod's other ports are not called by workloads: 15017 is its webhook port, called by the
+ * kube-apiserver; 15010 is the plaintext xDS port, 15014 its own monitoring.
+ */
+export const ISTIOD_XDS_PORT = 15012;
 /** Envoy's merged Prometheus endpoint, which scrapes the app through the sidecar. */
-const MERGED_METRICS_PORT = 15020;
+export const MERGED_METRICS_PORT = 15020;
 
 /**
  * The namespace's defaults, each a wall that grants then open: STRICT mTLS
  * (PeerAuthentication), an allow-nothing AuthorizationPolicy for any workload
  * without its own policy, and NetworkPolicies that deny everything except DNS,
  * the sidecars' connection to istiod and Prometheus scraping the merged metrics port.
+ *
+ * With it in the app, the workloads' own NetworkPolicies (WorkloadAccess) leave that
+ * baseline out, since these policies already open it for every pod of the namespace.
+ *
+ * @example
+ * new NamespaceSecurity(chart, 'security', { namespace: 'warehouse' });
  */
 export class NamespaceSecurity extends Construct {
+  /** True when a NamespaceSecurity for `namespace` is part of the app that `scope` belongs to. */
+  static existsFor(scope: IConstruct, namespace: string): boolean {
+    return scope.node.root.node.findAll().some((c) => c instanceof NamespaceSecurity && c.namespace === namespace);
+  }
+
+  /** The namespace locked down. */
+  readonly namespace: string;
+  /** Namespace of istiod and Prometheus. */
+  readonly istioNamespace: string;
+
   constructor(scope: Construct, id: string, props: NamespaceSecurityProps) {
     super(scope, id);
     const namespace = props.namespace;
     const istio = props.istioNamespace ?? 'istio-system';
+    this.namespace = namespace;
+    this.istioNamespace = istio;
     const inIstio = { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': istio } } };
     const port = (n: number, protocol = 'TCP') => ({ port: kplus.k8s.IntOrString.fromNumber(n), protocol });
 
@@ -53,7 +78,7 @@ export class NamespaceSecurity extends Construct {
             to: [
               { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } }, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } },
             ],
-            ports: [port(53, 'UDP'), port(53, 'TCP')],
+            ports: [port(DNS_PORT, 'UDP'), port(DNS_PORT, 'TCP')],
           },
         ],
       },

@@ -6,7 +6,8 @@ import {
   type AuthorizationPolicySpecRules,
   type AuthorizationPolicySpecRulesTo,
 } from '../imports/istio-security.istio.io.js';
-import { matchesValue } from './analysis/access.js';
+import { matchesValue } from './istio-match.js';
+import { DNS_PORT, ISTIOD_XDS_PORT, MERGED_METRICS_PORT, NamespaceSecurity } from './namespace-security.js';
 import type { Route } from './route.js';
 
 /**
@@ -51,6 +52,11 @@ export interface WorkloadAccessProps {
   readonly declaredRoutes?: readonly Route[];
   /** Name of the AuthorizationPolicy and NetworkPolicy (the workload name). */
   readonly name: string;
+  /**
+   * Namespace of istiod (and of Prometheus from Istio's add-ons), for the mesh baseline below.
+   * @default 'istio-system'
+   */
+  readonly istioNamespace?: string;
 }
 
 /**
@@ -58,6 +64,20 @@ export interface WorkloadAccessProps {
  * AuthorizationPolicy (ALLOW; no rule means nothing is allowed) keyed on
  * caller principals, methods and paths, and a Kubernetes NetworkPolicy keyed on
  * pod labels and ports. Grants accumulate until synthesis.
+ *
+ * The NetworkPolicy isolates the pods, so on its own it also carries the mesh
+ * baseline a sidecar needs to become ready: egress to kube-dns (53/UDP+TCP) and to
+ * istiod (15012: xDS and certificates), and ingress from the Istio namespace to the
+ * merged metrics port (15020). A {@link NamespaceSecurity} for the same namespace
+ * in the same app provides that baseline namespace-wide, and then this policy
+ * leaves it out.
+ *
+ * @example
+ * const access = new WorkloadAccess(chart, 'reports', {
+ *   name: 'reports',
+ *   workload: { principal: 'cluster.local/ns/warehouse/sa/reports', namespace: 'warehouse', podLabels: { app: 'reports' }, displayName: 'reports' },
+ * });
+ * access.allow({ from: inventory.peer, port: 8080 }); // the inventory service may open any request on 8080
  */
 export class WorkloadAccess extends Construct {
   readonly workload: AccessPeer;
@@ -79,8 +99,9 @@ export class WorkloadAccess extends Construct {
       spec: { selector: { matchLabels: { ...props.workload.podLabels } }, action: AuthorizationPolicySpecAction.ALLOW, rules },
     });
     this.rules = rules;
-    const ingress = this.ingressRules;
-    const egress = this.egressRules;
+    this.istioNamespace = props.istioNamespace ?? 'istio-system';
+    const ingress = () => [...this.ingressRules, ...(this.needsBaseline() ? baselineIngress(this.istioNamespace) : [])];
+    const egress = () => [...this.egressRules, ...(this.needsBaseline() ? baselineEgress(this.istioNamespace) : [])];
     this.networkPolicy = new kplus.k8s.KubeNetworkPolicy(this, 'NetworkPolicy', {
       metadata,
       spec: {
@@ -88,15 +109,19 @@ export class WorkloadAccess extends Construct {
         policyTypes: ['Ingress', 'Egress'],
         // Read at synthesis; an empty list is left out, as the API server stores it, so re-applying changes nothing.
         get ingress() {
-          return ingress.length > 0 ? ingress : undefined;
+          const rules = ingress();
+          return rules.length > 0 ? rules : undefined;
         },
         get egress() {
-          return egress.length > 0 ? egress : undefined;
+          const rules = egress();
+          return rules.length > 0 ? rules : undefined;
         },
       },
     });
   }
 
+  /** Namespace of istiod, which the mesh baseline lets the sidecar reach. */
+  readonly istioNamespace: string;
   private readonly rules: AuthorizationPolicySpecRules[];
   private readonly ingressRules: kplus.k8s.NetworkPolicyIngressRule[] = [];
   private readonly egressRules: kplus.k8s.NetworkPolicyEgressRule[] = [];
@@ -121,6 +146,27 @@ export class WorkloadAccess extends Construct {
     this.allowIngress(from, port);
   }
 
+  /**
+   * Lets every mesh workload (mTLS identity) of these namespaces in on `port`, limited to `routes` when given:
+   * Istio `source.namespaces`, and a namespace selector in the NetworkPolicy.
+   */
+  allowNamespaces(namespaces: readonly string[], port: number, routes?: readonly Route[]): void {
+    for (const namespace of namespaces) {
+      const from: AccessPeer = { namespace, podLabels: {}, displayName: `namespace ${namespace}` };
+      this.grants.push({ from, port, routes });
+      addOnce(this.ingressRules, {
+        from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': namespace } } }],
+        ports: [{ port: kplus.k8s.IntOrString.fromNumber(port), protocol: 'TCP' }],
+      });
+    }
+    this.rules.push({ from: [{ source: { namespaces: [...namespaces] } }], to: operations(port, routes, this.declaredRoutes) });
+  }
+
+  /** True unless a NamespaceSecurity in the same app already opens DNS, istiod and metrics for the whole namespace. */
+  private needsBaseline(): boolean {
+    return !NamespaceSecurity.existsFor(this, this.workload.namespace);
+  }
+
   /** One NetworkPolicy ingress rule per peer and port, however many grants share them. */
   private allowIngress(from: AccessPeer, port: number): void {
     addOnce(this.ingressRules, {
@@ -137,6 +183,27 @@ export class WorkloadAccess extends Construct {
       ports: grant.ports.map((p) => ({ port: kplus.k8s.IntOrString.fromNumber(p.port), protocol: p.protocol ?? 'TCP' })),
     });
   }
+}
+
+const tcp = (port: number, protocol = 'TCP') => ({ port: kplus.k8s.IntOrString.fromNumber(port), protocol });
+
+/** What a sidecar needs to get its configuration and certificate: DNS, then istiod (same rules as NamespaceSecurity). */
+function baselineEgress(istioNamespace: string): kplus.k8s.NetworkPolicyEgressRule[] {
+  return [
+    {
+      to: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } }, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }],
+      ports: [tcp(DNS_PORT, 'UDP'), tcp(DNS_PORT)],
+    },
+    {
+      to: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': istioNamespace } }, podSelector: { matchLabels: { app: 'istiod' } } }],
+      ports: [tcp(ISTIOD_XDS_PORT)],
+    },
+  ];
+}
+
+/** Prometheus (Istio's add-on, in the Istio namespace) scraping the sidecar's merged metrics port. */
+function baselineIngress(istioNamespace: string): kplus.k8s.NetworkPolicyIngressRule[] {
+  return [{ from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': istioNamespace } } }], ports: [tcp(MERGED_METRICS_PORT)] }];
 }
 
 function addOnce<T>(list: T[], item: T): void {

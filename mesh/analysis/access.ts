@@ -7,6 +7,11 @@
  * policy this evaluator does not understand can never pass silently.
  */
 
+import { matchesValue } from '../istio-match.js';
+
+// The library owns Istio's string matching (WorkloadAccess uses it); the analyzer evaluates with the same function.
+export { matchesValue };
+
 /* eslint-disable @typescript-eslint/no-explicit-any -- manifests are untyped JSON by nature */
 type K8sObject = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> }; spec?: any };
 
@@ -27,21 +32,6 @@ export interface HttpRequest {
 
 const selects = (selector: Record<string, string> | undefined, labels: Readonly<Record<string, string>>) =>
   Object.entries(selector ?? {}).every(([k, v]) => labels[k] === v);
-
-/** Istio string match: exact, `prefix*`, `*suffix`, `*`, and Envoy URI templates with `{*}` / `{**}`. */
-export function matchesValue(pattern: string, value: string): boolean {
-  if (pattern === '*') return true;
-  if (pattern.includes('{*}') || pattern.includes('{**}')) {
-    const regex = pattern
-      .split(/(\{\*\*\}|\{\*\})/)
-      .map((part) => (part === '{*}' ? '[^/]+' : part === '{**}' ? '.+' : part.replace(/[.*+?^$()|[\]\\]/g, '\\$&')))
-      .join('');
-    return new RegExp(`^${regex}$`).test(value);
-  }
-  if (pattern.endsWith('*')) return value.startsWith(pattern.slice(0, -1));
-  if (pattern.startsWith('*')) return value.endsWith(pattern.slice(1));
-  return pattern === value;
-}
 
 const SOURCE_FIELDS = new Set(['principals', 'notPrincipals', 'requestPrincipals', 'notRequestPrincipals']);
 const OPERATION_FIELDS = new Set(['methods', 'notMethods', 'paths', 'notPaths', 'ports', 'notPorts']);

@@ -1,12 +1,13 @@
 import { Chart, Testing } from 'cdk8s';
 import { describe, expect, it } from 'vitest';
 import { MeshedService, type MeshedServiceProps } from '../../constructs/meshed-service.js';
+import { Callers } from '../../mesh/callers.js';
 import { Route } from '../../mesh/route.js';
 import { find, synth } from '../support/manifests.js';
 
 function service(props: Partial<MeshedServiceProps> = {}, id = 'product') {
   const chart = new Chart(Testing.app(), 'test', { namespace: 'shop' });
-  new MeshedService(chart, id, { image: 'meshkit/product:dev', routes: [Route.read('/products')], replicas: 2, ...props });
+  new MeshedService(chart, id, { image: 'meshkit/product:dev', callers: Callers.none(), routes: [Route.read('/products')], replicas: 2, ...props });
   return synth(chart);
 }
 

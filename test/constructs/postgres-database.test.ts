@@ -1,6 +1,7 @@
 import { Chart, Size, Testing } from 'cdk8s';
 import { describe, expect, it } from 'vitest';
 import { MeshedService } from '../../constructs/meshed-service.js';
+import { Callers } from '../../mesh/callers.js';
 import { PostgresDatabase } from '../../constructs/postgres-database.js';
 import { Route } from '../../mesh/route.js';
 import { find, synth } from '../support/manifests.js';
@@ -8,8 +9,8 @@ import { find, synth } from '../support/manifests.js';
 function shop() {
   const app = Testing.app();
   const chart = new Chart(app, 'shop', { namespace: 'shop' });
-  const order = new MeshedService(chart, 'order', { image: 'meshkit/order:dev', routes: [Route.read('/orders')] });
-  const product = new MeshedService(chart, 'product', { image: 'meshkit/product:dev', routes: [Route.read('/products')] });
+  const order = new MeshedService(chart, 'order', { image: 'meshkit/order:dev', callers: Callers.none(), routes: [Route.read('/orders')] });
+  const product = new MeshedService(chart, 'product', { image: 'meshkit/product:dev', callers: Callers.none(), routes: [Route.read('/products')] });
   const db = new PostgresDatabase(chart, 'order-db', { owner: order });
   return { chart, order, product, db };
 }
@@ -56,7 +57,7 @@ describe('PostgresDatabase', () => {
   it('rejects a volume too small for PostgreSQL', () => {
     const app = Testing.app();
     const chart = new Chart(app, 'shop', { namespace: 'shop' });
-    const order = new MeshedService(chart, 'order', { image: 'meshkit/order:dev', routes: [Route.read('/orders')] });
+    const order = new MeshedService(chart, 'order', { image: 'meshkit/order:dev', callers: Callers.none(), routes: [Route.read('/orders')] });
     expect(() => new PostgresDatabase(chart, 'db', { owner: order, storage: Size.mebibytes(16) })).toThrow(
       "'storage' (16Mi) is too small for PostgreSQL: use at least 64Mi",
     );

@@ -2,14 +2,20 @@ import { Chart, Testing } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { describe, expect, it } from 'vitest';
 import { MeshedService } from '../../constructs/meshed-service.js';
+import { Callers } from '../../mesh/callers.js';
 import { checkCrossReferences, endpointsIn, type K8sObject } from '../../mesh/analysis/cross-references.js';
 import { Route } from '../../mesh/route.js';
 import { synth, type Manifest } from '../support/manifests.js';
 
 function meshedPair(): Manifest[] {
   const chart = new Chart(Testing.app(), 'test', { namespace: 'shop' });
-  const payment = new MeshedService(chart, 'payment', { image: 'meshkit/payment:dev', routes: [Route.read('/charges/{id}')], replicas: 2 });
-  const order = new MeshedService(chart, 'order', { image: 'meshkit/order:dev', routes: [Route.read('/orders')] });
+  const payment = new MeshedService(chart, 'payment', {
+    image: 'meshkit/payment:dev',
+    callers: Callers.none(),
+    routes: [Route.read('/charges/{id}')],
+    replicas: 2,
+  });
+  const order = new MeshedService(chart, 'order', { image: 'meshkit/order:dev', callers: Callers.none(), routes: [Route.read('/orders')] });
   order.addEnv('PAYMENT_URL', kplus.EnvValue.fromValue(payment.url));
   return synth(chart);
 }

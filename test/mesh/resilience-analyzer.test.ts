@@ -10,6 +10,7 @@ import { Chart, Duration, Testing } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { describe, expect, it } from 'vitest';
 import { MeshedService, type MeshedServiceProps } from '../../constructs/meshed-service.js';
+import { Callers } from '../../mesh/callers.js';
 import { callGraphFromEnv, callGraphFromJson, type CallGraph } from '../../mesh/analysis/resilience-callgraph.js';
 import { buildMeshModel, parseDurationMs, type ManifestObject } from '../../mesh/analysis/resilience-model.js';
 import { reportJson, reportText } from '../../mesh/analysis/resilience-report.js';
@@ -36,8 +37,8 @@ type ServiceOptions = Partial<Omit<MeshedServiceProps, 'image'>>;
 function mesh(front: ServiceOptions = {}, back: ServiceOptions = {}): Manifest[] {
   const chart = new Chart(Testing.app(), 'test', { namespace: 'shop' });
   const withReplicas = (o: ServiceOptions) => (o.autoscaling ? o : { replicas: 2, ...o });
-  const b = new MeshedService(chart, 'back', { image: 'meshkit/back:dev', routes: BACK_ROUTES, ...withReplicas(back) });
-  const f = new MeshedService(chart, 'front', { image: 'meshkit/front:dev', routes: FRONT_ROUTES, ...withReplicas(front) });
+  const b = new MeshedService(chart, 'back', { image: 'meshkit/back:dev', callers: Callers.none(), routes: BACK_ROUTES, ...withReplicas(back) });
+  const f = new MeshedService(chart, 'front', { image: 'meshkit/front:dev', callers: Callers.none(), routes: FRONT_ROUTES, ...withReplicas(front) });
   f.addEnv('BACK_URL', kplus.EnvValue.fromValue(b.url));
   return synth(chart);
 }
