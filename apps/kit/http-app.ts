@@ -1,3 +1,6 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, STATUS_CODES, type RequestListener, type Server } from 'node:http';
+import type { Duplex } from 'node:stream';
 import express, { type ErrorRequestHandler, type Express, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import type { ChaosSwitch } from './chaos.js';
 import { contextFromHeaders, runWithContext, type RequestContext } from './context.js';
@@ -9,6 +12,32 @@ import { compileValidator, ValidationError, type Violation } from './validation.
 
 /** Largest JSON body any route accepts; larger ones get 413 before they are read. */
 export const BODY_LIMIT = '16kb';
+
+/**
+ * How long a route waits for the rest of a body once it starts reading it; then 408
+ * REQUEST_TIMEOUT and the connection is closed. A body is at most 16 kB: a client on a
+ * 64 kbit/s link sends that in 2 s, and behind the mesh the sidecar forwards what it has at
+ * once. Without it a body shorter than its content-length held a connection for Node's
+ * default request timeout (300 s).
+ */
+export const BODY_READ_TIMEOUT_MS = 5_000;
+
+/**
+ * How long Node waits for a request's headers, from its first byte (idle keep-alive
+ * connections are not counted: keepAliveTimeout governs those). Headers are at most 16 KiB
+ * and arrive in one or two packets; 10 s leaves room for a slow link, not for a slowloris.
+ */
+export const HEADERS_TIMEOUT_MS = 10_000;
+
+/**
+ * Node's backstop for the whole request (headers and body, not the handler's work), for what
+ * the body-read timeout does not see: a body on a route that does not read one. Longer than
+ * HEADERS_TIMEOUT_MS + BODY_READ_TIMEOUT_MS so the route's own JSON 408 answers first.
+ */
+export const REQUEST_TIMEOUT_MS = 20_000;
+
+/** How often Node checks those two deadlines (its default, 30 s, would let a stalled request live 30 s longer). */
+export const CONNECTIONS_CHECK_INTERVAL_MS = 1_000;
 
 export interface HttpAppOptions {
   readonly routes: readonly AnyRoute[];
@@ -81,7 +110,7 @@ export function createHttpApp(options: HttpAppOptions): Express {
       chaos.apply().then(() => next(), next);
     };
     const stages: RequestHandler[] = [enter];
-    if (route.method !== 'GET') stages.push(jsonParser);
+    if (route.method !== 'GET') stages.push(bodyDeadline(BODY_READ_TIMEOUT_MS, logger), jsonParser);
     stages.push(routeHandler(route));
     const path = expressPath(route.path);
     switch (route.method) {
@@ -122,6 +151,8 @@ function routeHandler(route: AnyRoute): RequestHandler {
   const query = route.query ? compileValidator(route.query, 'query') : undefined;
   const params = route.params ? compileValidator(route.params, 'params') : undefined;
   return (req: Request, res: Response, next: NextFunction) => {
+    // The body arrived after its deadline had been answered (408): the request is over.
+    if (res.headersSent) return;
     const ctx = locals(res).ctx;
     // Body parsing finished in a stream callback, outside the request's async context: enter it again.
     runWithContext(ctx, async () => {
@@ -148,6 +179,33 @@ function routeHandler(route: AnyRoute): RequestHandler {
       else if (reply.body === undefined) res.status(reply.status ?? 204).end();
       else res.status(reply.status ?? 200).json(reply.body);
     }).catch(next);
+  };
+}
+
+/**
+ * Answers 408 REQUEST_TIMEOUT and closes the connection when the body has not fully arrived
+ * `timeoutMs` after the route started to read it. The body parser has no deadline of its own,
+ * and once it has failed it waits for the rest of the body before it answers, so the answer is
+ * written here, and the route never runs (see routeHandler).
+ */
+function bodyDeadline(timeoutMs: number, logger: Logger): RequestHandler {
+  return (req, res, next) => {
+    if (req.complete) {
+      next();
+      return;
+    }
+    const timer = setTimeout(() => {
+      if (req.complete || res.headersSent) return;
+      const ctx = locals(res).ctx;
+      locals(res).errorCode = 'REQUEST_TIMEOUT';
+      logger.info({ requestId: ctx.requestId, timeoutMs }, 'request body did not arrive in time');
+      res.setHeader('connection', 'close');
+      res.status(408).json(errorBody('REQUEST_TIMEOUT', `the body did not arrive within ${timeoutMs} ms`, ctx.requestId));
+    }, timeoutMs);
+    const clear = () => clearTimeout(timer);
+    req.once('end', clear);
+    res.once('close', clear);
+    next();
   };
 }
 
@@ -181,6 +239,49 @@ export function classifyError(err: unknown): Classified {
   if (status >= 400 && status < 500)
     return { status, code: status === 400 ? 'BAD_REQUEST' : `HTTP_${status}`, message: e.expose && typeof e.message === 'string' ? e.message : 'bad request' };
   return { status: 500, code: 'INTERNAL', message: 'internal error' };
+}
+
+/** Node's own parser errors, answered in the one error shape (Node's default is a bare status line). */
+const CLIENT_ERRORS: Record<string, { status: number; code: string; message: string }> = {
+  HPE_HEADER_OVERFLOW: { status: 431, code: 'HEADERS_TOO_LARGE', message: 'the request headers are larger than 16 KiB' },
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: { status: 413, code: 'PAYLOAD_TOO_LARGE', message: 'the chunk extensions are too large' },
+  ERR_HTTP_REQUEST_TIMEOUT: { status: 408, code: 'REQUEST_TIMEOUT', message: 'the request did not arrive in time' },
+};
+
+/**
+ * A Node HTTP server for an app: request deadlines that close stalled connections in seconds,
+ * and parser errors (a malformed request line, content-length or chunk, both transfer-encoding
+ * and content-length, oversized headers, a deadline missed before the app saw the request)
+ * answered as JSON where the connection allows an answer, as Node's default `clientError`
+ * handling does with an empty body.
+ */
+export function createHttpServer(app: RequestListener, logger: Logger): Server {
+  const server = createServer(
+    { headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS, connectionsCheckingInterval: CONNECTIONS_CHECK_INTERVAL_MS },
+    app,
+  );
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    // Mirrors Node's own handler: answer only when nothing of a response was written yet.
+    const inFlight = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+    if (err.code === 'ECONNRESET' || !socket.writable || inFlight?.headersSent) {
+      socket.destroy();
+      return;
+    }
+    const { status, code, message } = CLIENT_ERRORS[err.code ?? ''] ?? {
+      status: 400,
+      code: 'BAD_REQUEST',
+      message: `malformed HTTP request (${err.code ?? 'parse error'})`,
+    };
+    const requestId = randomUUID();
+    const body = JSON.stringify(errorBody(code, message, requestId));
+    logger.info({ requestId, code, cause: err.code }, 'malformed request');
+    socket.end(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nconnection: close\r\ncontent-type: application/json; charset=utf-8\r\n` +
+        `content-length: ${Buffer.byteLength(body)}\r\nx-request-id: ${requestId}\r\n\r\n${body}`,
+      () => socket.destroy(),
+    );
+  });
+  return server;
 }
 
 function errorHandler(logger: Logger): ErrorRequestHandler {

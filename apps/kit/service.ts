@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import type { Kafka } from 'kafkajs';
@@ -7,7 +7,7 @@ import { ChaosSwitch, chaosSettingsSchema, type ChaosSettings } from './chaos.js
 import { ConfigError, EnvReader, readBaseConfig, type BaseConfig } from './config.js';
 import { migrate, openDatabase, type Database, type Migration } from './database.js';
 import { AppError } from './errors.js';
-import { createHttpApp } from './http-app.js';
+import { createHttpApp, createHttpServer } from './http-app.js';
 import { createKafka, createProducer, kafkaPublisher } from './kafka.js';
 import { createLogger, type Logger } from './logger.js';
 import { HttpMetrics } from './metrics.js';
@@ -80,7 +80,7 @@ export async function startService<S>(definition: ServiceDefinition<S>, env: Rea
   const chaos = new ChaosSwitch();
   const state: { phase: 'starting' | 'ready' | 'draining'; db?: Database } = { phase: 'starting' };
 
-  const adminServer = createServer(createHttpApp({ routes: adminRoutes(state, metrics, chaos), logger, accessLog: false }));
+  const adminServer = createHttpServer(createHttpApp({ routes: adminRoutes(state, metrics, chaos), logger, accessLog: false }), logger);
   const adminPort = await listen(adminServer, config.adminPort, config.host);
 
   let db: Database | undefined;
@@ -93,10 +93,10 @@ export async function startService<S>(definition: ServiceDefinition<S>, env: Rea
     const kafka = config.kafka ? createKafka(config.kafka, logger) : undefined;
     const parts = await definition.create({ config, settings, logger, db, metrics, kafka });
     workers = parts.workers ?? [];
-    publicServer = createServer(createHttpApp({ routes: parts.routes, logger, metrics, chaos }));
+    publicServer = createHttpServer(createHttpApp({ routes: parts.routes, logger, metrics, chaos }), logger);
     // Longer than the sidecar keeps idle upstream connections, so Envoy never reuses one Node already closed.
+    // (Idle keep-alive connections do not count against headersTimeout since Node 18, so it need not exceed this.)
     publicServer.keepAliveTimeout = 65_000;
-    publicServer.headersTimeout = 66_000;
     const port = await listen(publicServer, config.port, config.host);
     for (const worker of workers) worker.start();
     state.phase = 'ready';

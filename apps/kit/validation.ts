@@ -24,7 +24,39 @@ export type Validator = (value: unknown) => Violation[];
 
 export function compileValidator(schema: SchemaObject, where: 'body' | 'query' | 'params' | 'headers'): Validator {
   const validate: ValidateFunction = (where === 'body' ? strict : coercing).compile(schema);
-  return (value) => (validate(value) ? [] : (validate.errors ?? []).map((e) => toViolation(where, e)));
+  return (value) => {
+    const violations = validate(value) ? [] : (validate.errors ?? []).map((e) => toViolation(where, e));
+    // After ajv, which has coerced query and path values into what the handler will receive.
+    unstorable(value, where, violations);
+    return violations;
+  };
+}
+
+// A lone high surrogate not followed by a low one, or a lone low surrogate not preceded by a high one.
+const UNPAIRED_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * What ajv lets through but the database cannot hold, anywhere in the value (keys included):
+ * U+0000 (PostgreSQL text refuses it: 22021), an unpaired UTF-16 surrogate (JSON.stringify keeps
+ * it as an escape that a jsonb column refuses) and a number that is not finite (JSON's 1e500, or
+ * a query's `Infinity` that ajv's coercion passes through minimum and maximum unchecked).
+ */
+function unstorable(value: unknown, path: string, out: Violation[]): void {
+  if (typeof value === 'string') {
+    if (value.includes('\u0000')) out.push({ path, message: 'must not contain the NUL character (U+0000)' });
+    else if (UNPAIRED_SURROGATE.test(value)) out.push({ path, message: 'must be well-formed Unicode (an unpaired UTF-16 surrogate was sent)' });
+  } else if (typeof value === 'number') {
+    if (!Number.isFinite(value)) out.push({ path, message: 'must be a finite number' });
+  } else if (Array.isArray(value)) {
+    value.forEach((item, i) => unstorable(item, `${path}/${i}`, out));
+  } else if (value !== null && typeof value === 'object') {
+    for (const [key, item] of Object.entries(value)) {
+      const pointer = `${path}/${key.replaceAll('~', '~0').replaceAll('/', '~1')}`;
+      if (key.includes('\u0000') || UNPAIRED_SURROGATE.test(key))
+        out.push({ path: pointer, message: 'has a name PostgreSQL cannot store (NUL or an unpaired surrogate)' });
+      else unstorable(item, pointer, out);
+    }
+  }
 }
 
 function toViolation(where: string, e: ErrorObject): Violation {

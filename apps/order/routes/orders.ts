@@ -22,6 +22,18 @@ const placeBody = {
   },
 } as const;
 
+/** One line per product: a second line for the same product is refused, not merged (the client meant one of them). */
+function requireDistinctProducts(items: PlaceOrder['items']): void {
+  const seen = new Set<string>();
+  items.forEach((item, i) => {
+    if (seen.has(item.productId))
+      throw new AppError(400, 'DUPLICATE_PRODUCT', `product '${item.productId}' is in the order more than once: send one line with the total quantity`, [
+        { path: `body/items/${i}/productId`, message: `repeats '${item.productId}'` },
+      ]);
+    seen.add(item.productId);
+  });
+}
+
 function clientKey(headers: Record<string, string | string[] | undefined>): string | undefined {
   const key = headers['idempotency-key'];
   if (key === undefined) return undefined;
@@ -37,6 +49,7 @@ export function orderRoutes(orders: Orders): AnyRoute[] {
       path: '/orders',
       body: placeBody,
       handle: async ({ body, headers }) => {
+        requireDistinctProducts(body.items);
         const userId = requireUserId(headers);
         const { order, created } = await orders.place(userId, body, clientKey(headers));
         // 201 for a new order that reached its end, 202 while a compensation is still to finish, 200 for a repeat.
