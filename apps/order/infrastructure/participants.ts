@@ -57,6 +57,8 @@ export class HttpParticipants implements SagaParticipants {
     );
     if (res.status === 200 || res.status === 201) return { ok: true, chargeId: res.body.id };
     if (res.status === 402) return { ok: false, reason: 'PAYMENT_DECLINED' };
+    // The recovery sweep took this order over and voided its charge key first: definitely no charge.
+    if (res.status === 409 && errorCode(res) === 'CHARGE_VOIDED') return { ok: false, reason: 'CHARGE_VOIDED' };
     return unknown('charge', res);
   }
 
