@@ -20,8 +20,11 @@ export interface EventTopicProps {
  * `spec.topicName` keeps the real name.
  */
 export class EventTopic extends Construct {
+  /** The Kafka topic name (`spec.topicName`). */
   readonly topicName: string;
+  /** Name of the KafkaTopic resource: the topic name with dots replaced. */
   readonly resourceName: string;
+  /** The Strimzi KafkaTopic resource. */
   readonly resource: KafkaTopic;
 
   constructor(scope: Construct, id: string, props: EventTopicProps) {

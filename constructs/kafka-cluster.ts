@@ -71,15 +71,23 @@ const PLAIN_PORT = 9092;
  * sidecar injection: the brokers stay out of the mesh.
  */
 export class KafkaCluster extends Construct {
+  /** Name of the Kafka resource (the construct id). */
   readonly name: string;
+  /** Namespace of the chart (`'default'` when the chart sets none). */
   readonly namespace: string;
+  /** Number of KRaft nodes, each both controller and broker. */
   readonly nodes: number;
   /** Replication factor and min.insync.replicas that match the node count. */
   readonly replication: { readonly factor: number; readonly minInSync: number };
+  /** Requests (and memory limit) of each Kafka node. */
   readonly resources: ResourceRequests;
+  /** Requests of each entity operator (topic and user). */
   readonly operatorResources: ResourceRequests;
+  /** The Strimzi Kafka resource. */
   readonly kafka: Kafka;
+  /** The KafkaNodePool with both roles. */
   readonly nodePool: KafkaNodePool;
+  /** Topics added with `addTopic`. */
   readonly topics: EventTopic[] = [];
 
   constructor(scope: Construct, id: string, props: KafkaClusterProps = {}) {

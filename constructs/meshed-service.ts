@@ -129,17 +129,29 @@ const UID = 10001;
  * inventory.url; // http://inventory.<namespace>.svc.cluster.local:8080
  */
 export class MeshedService extends Construct {
+  /** The construct id: name of the Deployment, Service, ServiceAccount, mesh objects and the `app` label. */
   readonly name: string;
+  /** Namespace of the chart (`'default'` when the chart sets none). */
   readonly namespace: string;
+  /** Port of the public HTTP API on the container and the Service. */
   readonly port: number;
+  /** Container port of health, metrics and the chaos switch (on no Service). */
   readonly adminPort: number;
+  /** Value of the `version` label and name of the mesh subset. */
   readonly version: string;
+  /** Replicas always running: `replicas`, or the autoscaler's minimum. */
   readonly minReplicas: number;
+  /** Requests (and memory limit) of the app container. */
   readonly resources: ResourceRequests;
+  /** Requests (and memory limit) of the Istio sidecar. */
   readonly sidecarResources: ResourceRequests;
+  /** The pods' identity, and so their Istio principal. */
   readonly serviceAccount: kplus.ServiceAccount;
+  /** The Deployment (construct id `'Resource'`). */
   readonly deployment: kplus.Deployment;
+  /** The ClusterIP Service with the `http` port. */
   readonly service: kplus.Service;
+  /** The VirtualService and DestinationRule of the service. */
   readonly resilience: ResiliencePolicy;
   /** AuthorizationPolicy and NetworkPolicy of the pods: nothing gets in until granted with `allowFrom`. */
   readonly access: WorkloadAccess;

@@ -68,15 +68,25 @@ export class PostgresDatabase extends Construct {
       .map((db) => db.credentials);
   }
 
+  /** `<owner>-db`: name of the StatefulSet, headless Service, ServiceAccount and `app` label. */
   readonly name: string;
+  /** Namespace of the chart (`'default'` when the chart sets none). */
   readonly namespace: string;
+  /** Database created at first start (the owner's name). */
   readonly databaseName: string;
+  /** Database user (the owner's name). */
   readonly user: string;
+  /** The Secret holding the password, which must exist before the pod starts. */
   readonly credentials: ExternalSecretRef;
+  /** Requests (and memory limit) of the database container. */
   readonly resources: ResourceRequests;
+  /** Requests of the Istio sidecar. */
   readonly sidecarResources: ResourceRequests;
+  /** Size of the data volume. */
   readonly storage: Size;
+  /** The StatefulSet (construct id `'Resource'`). */
   readonly statefulSet: kplus.k8s.KubeStatefulSet;
+  /** The headless Service `<owner>-db` (port `tcp-postgres`). */
   readonly service: kplus.k8s.KubeService;
   /** Only the owner gets in, on the PostgreSQL port, in both walls. */
   readonly access: WorkloadAccess;

@@ -73,12 +73,17 @@ export interface ExposeOptions {
  * grants the gateway's identity access to it on the service (`allowFrom`).
  */
 export class EdgeGateway extends Construct {
+  /** Namespace of the routes (the chart's). */
   readonly namespace: string;
+  /** Namespace of the ingress gateway and istiod. */
   readonly istioNamespace: string;
+  /** `iss` the gateway accepts in JWTs. */
   readonly issuer: string;
+  /** Header carrying the verified `sub` to the services. */
   readonly userIdHeader: string;
   /** The ingress gateway as a caller, for access grants. */
   readonly peer: AccessPeer;
+  /** Every exposed operation, in order. */
   readonly exposed: { service: MeshedService; route: Route; requireJwt: boolean }[] = [];
   private readonly httpRoutes: VirtualServiceSpecHttp[] = [];
   private readonly protectedOperations: AuthorizationPolicySpecRulesTo[] = [];

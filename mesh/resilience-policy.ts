@@ -76,17 +76,29 @@ const MAX_ATTEMPTS = 10;
  * Both are named after the service. Invalid combinations throw at construction.
  */
 export class ResiliencePolicy extends Construct {
+  /** Name of the Kubernetes Service the policy applies to. */
   readonly service: string;
+  /** Namespace of the Service. */
   readonly namespace: string;
+  /** Fully qualified host of the Service (`<service>.<namespace>.svc.cluster.local`). */
   readonly host: string;
+  /** Name of the subset (the pods' `version` label). */
   readonly version: string;
+  /** Service port the routes go to. */
   readonly port: number;
+  /** The declared operations, in route order. */
   readonly routes: readonly Route[];
+  /** The route for requests no declared operation matches. */
   readonly fallback: Route;
+  /** Outlier detection with its defaults applied. */
   readonly outlierDetection: ResolvedOutlierDetection;
+  /** Connection pool with its defaults applied. */
   readonly connectionPool: ResolvedConnectionPool;
+  /** Retry budget with its defaults applied. */
   readonly retryBudget?: Required<RetryBudgetOptions>;
+  /** The DestinationRule (subset, pool, outlier detection, retry budget). */
   readonly destinationRule: DestinationRule;
+  /** The VirtualService (one HTTP route per operation, then the fallback). */
   readonly virtualService: VirtualService;
 
   constructor(scope: Construct, id: string, props: ResiliencePolicyProps) {

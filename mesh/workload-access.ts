@@ -15,7 +15,10 @@ import type { Route } from './route.js';
  * and the pods behind it, for NetworkPolicies.
  */
 export interface AccessPeer {
-  /** Istio principal, `cluster.local/ns/<namespace>/sa/<service-account>`. */
+  /**
+   * Istio principal, `cluster.local/ns/<namespace>/sa/<service-account>`.
+   * @default - none: a workload outside the mesh, which only NetworkPolicies can admit
+   */
   readonly principal?: string;
   /** Namespace of the pods. */
   readonly namespace: string;
@@ -29,9 +32,15 @@ export interface AccessPeer {
 export interface AccessGrant {
   readonly from: AccessPeer;
   readonly port: number;
-  /** HTTP operations allowed; undefined means the whole port (TCP, e.g. PostgreSQL). */
+  /**
+   * HTTP operations allowed.
+   * @default - the whole port (TCP, e.g. PostgreSQL)
+   */
   readonly routes?: readonly Route[];
-  /** Require a verified end-user JWT from this issuer (request principal `<issuer>/*`). */
+  /**
+   * Require a verified end-user JWT from this issuer (request principal `<issuer>/*`).
+   * @default - no end-user token required
+   */
   readonly jwtIssuer?: string;
 }
 
@@ -80,11 +89,17 @@ export interface WorkloadAccessProps {
  * access.allow({ from: inventory.peer, port: 8080 }); // the inventory service may open any request on 8080
  */
 export class WorkloadAccess extends Construct {
+  /** The guarded pods and their identity. */
   readonly workload: AccessPeer;
+  /** Every operation the workload declares (to keep templates from opening literal siblings). */
   readonly declaredRoutes: readonly Route[];
+  /** Every way in granted so far, in order. */
   readonly grants: AccessGrant[] = [];
+  /** Every way out granted so far, in order. */
   readonly egress: EgressGrant[] = [];
+  /** The Istio AuthorizationPolicy (ALLOW) of the workload. */
   readonly authorizationPolicy: AuthorizationPolicy;
+  /** The Kubernetes NetworkPolicy of the workload (ingress and egress). */
   readonly networkPolicy: kplus.k8s.KubeNetworkPolicy;
 
   constructor(scope: Construct, id: string, props: WorkloadAccessProps) {

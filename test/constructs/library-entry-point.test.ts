@@ -9,24 +9,33 @@ import { checkCrossReferences } from '../../mesh/analysis/cross-references.js';
 import { repoRoot } from '../../infra/cache.js';
 import type { Manifest } from '../support/manifests.js';
 
-const example = join(repoRoot, 'examples', 'standalone-app', 'main.ts');
+const exampleOf = (name: string) => join(repoRoot, 'examples', name, 'main.ts');
+const examples = readdirSync(join(repoRoot, 'examples')).sort();
 const outdir = mkdtempSync(join(tmpdir(), 'meshkit-example-'));
 afterAll(() => rmSync(outdir, { recursive: true, force: true }));
 
-/** Runs the example as its own process, the way a user's cdk8s app runs. */
-function synthExample(): Manifest[] {
-  execFileSync(join(repoRoot, 'node_modules', '.bin', 'tsx'), [example], { cwd: repoRoot, env: { ...process.env, CDK8S_OUTDIR: outdir } });
-  return readdirSync(outdir).flatMap((f) => parseAllDocuments(readFileSync(join(outdir, f), 'utf8')).map((d) => d.toJS() as Manifest));
+/** Runs an example as its own process, the way a user's cdk8s app runs. */
+function synthExample(name = 'standalone-app'): Manifest[] {
+  const out = join(outdir, name);
+  execFileSync(join(repoRoot, 'node_modules', '.bin', 'tsx'), [exampleOf(name)], { cwd: repoRoot, env: { ...process.env, CDK8S_OUTDIR: out } });
+  return readdirSync(out).flatMap((f) => parseAllDocuments(readFileSync(join(out, f), 'utf8')).map((d) => d.toJS() as Manifest));
 }
 
-describe('the construct library entry point', () => {
-  it('exports the constructs, the mesh policy types and the validation error', () => {
+describe('the construct library entry point', { timeout: 90_000 }, () => {
+  it('exports every construct of constructs/ and mesh/, the mesh policy types and the validation error', () => {
     for (const name of [
       'MeshedService',
       'PostgresDatabase',
       'KafkaCluster',
       'EventTopic',
       'ResiliencePolicy',
+      'EdgeGateway',
+      'NamespaceSecurity',
+      'WorkloadAccess',
+      'EdgeFaultInjection',
+      'NaiveRetryAntiPattern',
+      'Fault',
+      'Callers',
       'Route',
       'RouteClass',
       'Retry',
@@ -36,9 +45,43 @@ describe('the construct library entry point', () => {
     }
   });
 
-  it('is all a separate cdk8s app needs: the example imports nothing but cdk8s and meshkit', () => {
-    const imports = [...readFileSync(example, 'utf8').matchAll(/from '([^']+)'/g)].map((m) => m[1]);
-    expect(imports.sort()).toEqual(['cdk8s', 'meshkit']);
+  it('leaves the offline analyzer (mesh/analysis) out of the library', () => {
+    expect(library).not.toHaveProperty('checkCrossReferences');
+    expect(library).not.toHaveProperty('matchesValue');
+  });
+
+  it('is all a separate cdk8s app needs: the examples import nothing but cdk8s, cdk8s-plus-28 and meshkit', () => {
+    expect(examples).toEqual(['kafka', 'secure-namespace', 'standalone-app']);
+    for (const name of examples) {
+      const imports = [...readFileSync(exampleOf(name), 'utf8').matchAll(/from '([^']+)'/g)].map((m) => m[1]);
+      expect(new Set(imports), name).toEqual(new Set(imports.filter((i) => ['cdk8s', 'cdk8s-plus-28', 'meshkit'].includes(i!))));
+      expect(imports, name).toContain('meshkit');
+    }
+  });
+
+  it('runs the secure-namespace example: NamespaceSecurity, an EdgeGateway and a WorkloadAccess on a plain Deployment', () => {
+    const objects = synthExample('secure-namespace');
+    const names = objects.map((o) => `${o.kind}/${o.metadata.name}`);
+    expect(names).toEqual(
+      expect.arrayContaining([
+        'NetworkPolicy/default-deny',
+        'Gateway/edge',
+        'RequestAuthentication/edge-jwt',
+        'AuthorizationPolicy/recommender',
+        'Deployment/recommender',
+      ]),
+    );
+    // The namespace-wide policies carry DNS and istiod, so the workloads' own policies do not repeat them.
+    expect(objects.find((o) => o.kind === 'NetworkPolicy' && o.metadata.name === 'catalog')!.spec.egress).toEqual([
+      { to: [{ podSelector: { matchLabels: { app: 'recommender' } } }], ports: [{ port: 8080, protocol: 'TCP' }] },
+    ]);
+  });
+
+  it('runs the kafka example: a KRaft cluster with its topics and a consumer nobody calls', () => {
+    const names = synthExample('kafka').map((o) => `${o.kind}/${o.metadata.name}`);
+    expect(names).toEqual(
+      expect.arrayContaining(['Kafka/events', 'KafkaNodePool/dual-role', 'KafkaTopic/orders-placed', 'KafkaTopic/orders-shipped', 'Deployment/mailer']),
+    );
   });
 
   it('synthesizes a meshed service with its policies and database from that app, with no dangling reference', () => {
