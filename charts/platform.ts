@@ -1,6 +1,6 @@
 import { Duration } from 'cdk8s';
 import { Retry } from '../mesh/retry.js';
-import type { Handler } from '../mesh/analysis/resilience-callgraph.js';
+import type { Handler } from '../mesh/call-sequence.js';
 import { Route } from '../mesh/route.js';
 
 /**

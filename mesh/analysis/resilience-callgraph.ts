@@ -8,12 +8,9 @@
 import type { MeshModel, ServiceHost } from './resilience-model.js';
 import { resolveHost } from './resilience-model.js';
 
-/** One operation of a service, by its route description: "POST /charges", "GET|HEAD /users/{id}". */
-/** An operation of a service: "POST /charges" of payment. `S` narrows service names for a typed model. */
-export interface RouteRef<S extends string = string> {
-  readonly service: S;
-  readonly route: string;
-}
+import type { Handler, RouteRef } from '../call-sequence.js';
+
+export type { CallSequence, Handler, RouteRef } from '../call-sequence.js';
 
 export interface CallEdge {
   readonly from: string;
@@ -22,19 +19,6 @@ export interface CallEdge {
   readonly routes?: readonly string[];
   /** Where the edge was declared, for messages. */
   readonly source: string;
-}
-
-/** The calls one handler makes, in order. Several sequences describe alternative paths (success, compensation). */
-export interface CallSequence<S extends string = string> {
-  readonly name: string;
-  readonly calls: readonly RouteRef<S>[];
-}
-
-/** A handler that calls other services: which of its paths make which calls in turn. */
-export interface Handler<S extends string = string> {
-  readonly service: S;
-  readonly route: string;
-  readonly sequences: readonly CallSequence<S>[];
 }
 
 export interface CallGraph {
