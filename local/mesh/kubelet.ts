@@ -46,6 +46,13 @@ interface PodSpec {
   volumes?: { name: string }[];
 }
 
+/** A proxy as it runs (a sidecar, or a gateway's proxy container). */
+export interface RunningProxy {
+  stop(): Promise<void>;
+  /** GET from Envoy's admin API (inside the pod's namespace). */
+  admin(path: string): Promise<string>;
+}
+
 /** What runs beside the app containers of an injected pod: set up after the network, before the apps. */
 export interface SidecarHook {
   /** True when the pod gets a sidecar (its namespace has injection on and the pod does not opt out). */
@@ -54,7 +61,11 @@ export interface SidecarHook {
   start(
     pod: KubeObject,
     runtime: { readonly netns: string; readonly ip: string; readonly logDir: string },
-  ): Promise<{ stop(): Promise<void>; readonly pids: readonly number[] }>;
+  ): Promise<RunningProxy & { readonly pids: readonly number[] }>;
+  /** True for a container image that is the proxy itself (a gateway pod's istio-proxy). */
+  runsImage?(image: string): boolean;
+  /** Starts such a container (pilot-agent in router mode) in the pod's namespace; resolves once it runs. */
+  startProxyContainer?(pod: KubeObject, runtime: { readonly netns: string; readonly ip: string }): Promise<RunningProxy & { readonly process: ManagedProcess }>;
   /** Where the kubelet sends an HTTP probe of an injected pod (Istio rewrites them to the agent's port 15020). */
   probeTarget?(
     pod: KubeObject,
@@ -98,7 +109,9 @@ export interface LocalPod {
   readonly netns: string;
   readonly ip: string;
   readonly containers: ContainerState[];
-  readonly sidecar: { readonly pids: readonly number[] } | undefined;
+  readonly sidecar: (RunningProxy & { readonly pids: readonly number[] }) | undefined;
+  /** A proxy that is the pod's container (the ingress gateway). */
+  readonly proxy: RunningProxy | undefined;
   readonly ready: boolean;
   readonly object: KubeObject;
 }
@@ -111,8 +124,11 @@ interface PodRuntime {
   netns: string;
   ip: string;
   containers: ContainerState[];
-  sidecar: { stop(): Promise<void>; readonly pids: readonly number[] } | undefined;
+  sidecar: (RunningProxy & { readonly pids: readonly number[] }) | undefined;
+  proxy: RunningProxy | undefined;
   timers: Set<NodeJS.Timeout>;
+  /** Extra cleanups (a proxy container's run directory). */
+  stops: (() => Promise<void>)[];
   stopping: boolean;
   startTime: string;
   lastStatus: string;
@@ -145,6 +161,7 @@ export class Kubelet {
       ip: p.ip,
       containers: p.containers,
       sidecar: p.sidecar,
+      proxy: p.proxy,
       ready: p.containers.every((c) => c.ready),
       object: p.object,
     }));
@@ -201,7 +218,9 @@ export class Kubelet {
       ip: address.ip,
       containers: [],
       sidecar: undefined,
+      proxy: undefined,
       timers: new Set(),
+      stops: [],
       stopping: false,
       startTime: new Date().toISOString(),
       lastStatus: '',
@@ -220,6 +239,10 @@ export class Kubelet {
       await nodeProxy.enableServiceRules(name);
       const volumes = this.prepareVolumes(runtime, spec);
       for (const container of spec.containers) {
+        if (sidecars?.runsImage?.(container.image)) {
+          await this.runProxyContainer(runtime, container, join(logDir, `${name}_${container.name}.log`));
+          continue;
+        }
         const launch = launchFor(container);
         const env = { ...(await containerEnv(object, container, this.sources)) };
         const state: ContainerState = {
@@ -321,6 +344,34 @@ export class Kubelet {
       const proc = state.process;
       void this.watchExit(runtime, container, state, proc, start);
     };
+    await start();
+    this.startProbes(runtime, container, state);
+  }
+
+  /** A container that is the proxy itself: started through the hook, restarted the same way when it exits. */
+  private async runProxyContainer(runtime: PodRuntime, container: Container, logFile: string): Promise<void> {
+    const { sidecars } = this.options;
+    const state: ContainerState = {
+      name: container.name,
+      image: container.image,
+      command: ['pilot-agent', ...(container.args ?? [])],
+      env: {},
+      ports: (container.ports ?? []).map((p) => p.containerPort),
+      logFile,
+      process: undefined,
+      ready: false,
+      started: false,
+      restartCount: 0,
+      lastExit: undefined,
+    };
+    runtime.containers.push(state);
+    const start = async () => {
+      const proxy = await sidecars!.startProxyContainer!(runtime.object, { netns: runtime.netns, ip: runtime.ip });
+      runtime.proxy = proxy;
+      state.process = proxy.process;
+      void this.watchExit(runtime, container, state, proxy.process, start);
+    };
+    runtime.stops.push(async () => runtime.proxy?.stop());
     await start();
     this.startProbes(runtime, container, state);
   }
@@ -510,6 +561,7 @@ export class Kubelet {
     for (const timer of runtime.timers) clearTimeout(timer);
     runtime.timers.clear();
     await Promise.all(runtime.containers.map((c) => c.process?.stop()));
+    for (const stop of runtime.stops) await stop().catch(() => undefined);
     await runtime.sidecar?.stop();
     await this.options.network.removePod(runtime.name);
     this.options.nodeProxy.forget(runtime.name);

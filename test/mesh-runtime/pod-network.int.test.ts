@@ -23,7 +23,7 @@ describe('pod network of the mesh runtime', () => {
 
   beforeAll(async () => {
     const began = Date.now();
-    shop = await startMeshShop({ kube: inject('kube'), manifests: twoAppManifests(namespace), readyTimeoutMs: 60_000 });
+    shop = await startMeshShop({ kube: inject('kube'), manifests: twoAppManifests(namespace), mesh: false, readyTimeoutMs: 60_000 });
     started = Date.now() - began;
   }, 120_000);
 

@@ -1,0 +1,36 @@
+/**
+ * Traffic interception as in a cluster: Istio's own `istio-iptables` (the istio-init
+ * container's command, here `pilot-agent istio-iptables`) run inside the pod's network
+ * namespace with the injection template's arguments: outbound TCP redirected to Envoy's
+ * 15001, inbound to 15006, the proxy's own traffic excluded by its uid and gid, the agent's
+ * and Envoy's ports (15090 stats, 15021 health, 15020 merged metrics / app probes) not captured.
+ * In a cluster the proxy runs as 1337; here infra/istiod.ts's startSidecar runs pilot-agent
+ * and Envoy as root, so the excluded owner is uid/gid 0 (istio-injection.ts says why that holds).
+ */
+import type { PodNetwork } from './pod-network.js';
+
+/** The uid (and gid) the proxy runs as here; ISTIO_OUTPUT returns its connections untouched. */
+export const proxyUid = 0;
+
+/** The istio-init arguments of Istio's sidecar injection template (REDIRECT mode, every port). */
+export function istioIptablesArgs(): string[] {
+  return [
+    'istio-iptables',
+    '--envoy-port=15001',
+    '--inbound-capture-port=15006',
+    `--proxy-uid=${proxyUid}`,
+    `--proxy-gid=${proxyUid}`,
+    '--istio-inbound-interception-mode=REDIRECT',
+    '--istio-service-cidr=*',
+    '--istio-service-exclude-cidr=',
+    '--istio-inbound-ports=*',
+    '--istio-local-exclude-ports=15090,15021,15020',
+    '--log_output_level=default:warn',
+  ];
+}
+
+/** Installs Istio's rules in the pod's namespace; returns the nat table as it is then (for the record). */
+export async function interceptPod(network: PodNetwork, podName: string, pilotAgent: string): Promise<string> {
+  await network.exec(podName, pilotAgent, istioIptablesArgs(), { timeoutMs: 30_000 });
+  return network.exec(podName, 'iptables-save', ['-t', 'nat']);
+}
