@@ -74,8 +74,22 @@ chaos: imports ## chaos scenario(s) with a verdict: make chaos SCENARIO=1|faulty
 	node_modules/.bin/tsx chaos/main.ts $(or $(SCENARIO),help) $(ARGS)
 
 # ---------------------------------------------------------------------------------------------
-# The whole shop as local processes (apps/local-shop.ts, scripts/dev.ts): no Docker, no cluster.
+# The whole shop as local processes (local/dev/, see local/dev/README.md): no Docker, no cluster.
+# `exec`: the shell is replaced by the launcher, one Node process (no tsx wrapper), so make's
+# only child is the launcher and a signal make passes on (SIGTERM) reaches it; SIGINT or SIGHUP
+# sent to make alone are noticed by the launcher itself (local/dev/signals.ts).
 .PHONY: dev
 
-dev: install ## the shop as local processes behind a local edge on :8080 (PGlite; KAFKA_BROKERS, DATABASE_URL_<SERVICE>, EDGE_PORT optional)
-	node_modules/.bin/tsx scripts/dev.ts
+dev: install ## the shop as local processes behind a local edge on :8080 (PGlite, Kafka when Java is there; EDGE_PORT, KAFKA_BROKERS, DATABASE_URL_<SERVICE>)
+	exec node --import tsx local/dev/main.ts
+
+# ---------------------------------------------------------------------------------------------
+# The whole shop on a real Istio data plane without Docker (local/mesh/): dist/ applied to a local
+# kube-apiserver, each pod a network namespace with its own address, istiod, sidecars, the ingress
+# gateway on :8080. Linux and root only (checked first). `exec`: see `dev` above.
+.PHONY: mesh
+
+mesh: install ## the shop on a real Istio mesh in network namespaces (Linux, root): gateway on :8080, Ctrl-C removes everything
+	node --import tsx local/mesh/main.ts --check
+	$(MAKE) --no-print-directory synth build
+	exec node --import tsx local/mesh/main.ts

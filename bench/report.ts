@@ -408,7 +408,7 @@ function servicesDetails(s: Section): string {
     '',
     table(['arm', 'orders/s (median)', 'runs', 'p50', 'p99', 'front CPU µs/order'], front),
     '',
-    `Shop start-up through apps/local-shop.ts (spawn to first /health/ready 200, polled every 100 ms): ${Object.entries(
+    `Shop start-up through local/dev/shop.ts (spawn to first /health/ready 200, polled every 100 ms): ${Object.entries(
       d.saga.shopStartupMs as Record<string, number>,
     )
       .map(([k, v]) => `${k} ${ms(v)}`)

@@ -193,7 +193,7 @@ async function main(): Promise<void> {
       }
 
       // --- the order saga on the whole shop -------------------------------------------------------
-      log(S, 'starting the shop (apps/local-shop.ts, bundles) on PostgreSQL with Kafka');
+      log(S, 'starting the shop (local/dev/shop.ts, bundles) on PostgreSQL with Kafka');
       const { shop, databaseUrls } = await startBenchShop(infra, 'saga');
       try {
         const startupMs = Object.fromEntries((['user', 'product', 'order', 'payment', 'notification'] as const).map((n) => [n, shop.service(n).startupMs]));

@@ -1,4 +1,4 @@
-import { startLocalShop, type LocalShop } from '../../apps/local-shop.js';
+import { startLocalShop, type LocalShop } from '../../local/dev/index.js';
 import type { ServiceName } from '../../charts/platform.js';
 import { startKafkaBroker, type KafkaBroker } from '../../infra/kafka-broker.js';
 import { startPostgres, type RunningPostgres } from '../../infra/postgres.js';
@@ -33,7 +33,7 @@ export interface BenchShop {
   readonly databaseUrls: Readonly<Record<ServiceName, string>>;
 }
 
-/** The whole shop as local processes (apps/local-shop.ts, bundles) on its own databases of `infra`'s server. */
+/** The whole shop as local processes (local/dev/shop.ts, bundles) on its own databases of `infra`'s server. */
 export async function startBenchShop(infra: Infra, tag: string, env: Readonly<Record<string, string>> = {}): Promise<BenchShop> {
   const databaseUrls: Partial<Record<ServiceName, string>> = {};
   const all = ['user', 'product', 'order', 'payment', 'notification'] as const;

@@ -4,7 +4,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { ServiceName } from '../../charts/platform.js';
-import { startLocalShop, type LocalShop } from '../../apps/local-shop.js';
+import { startLocalShop, type LocalShop } from '../../local/dev/index.js';
 import { startKafkaBroker, type KafkaBroker } from '../../infra/kafka-broker.js';
 import { createDatabase } from '../../infra/postgres.js';
 import { request, type HttpResult } from './support.js';

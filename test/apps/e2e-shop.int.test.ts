@@ -4,7 +4,7 @@ import { Kafka, logLevel, type Admin } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { smoke } from '../../cli/smoke.js';
 import type { ServiceName } from '../../charts/platform.js';
-import { SERVICE_NAMES, startLocalShop, type LocalShop } from '../../apps/local-shop.js';
+import { SERVICE_NAMES, startLocalShop, type LocalShop } from '../../local/dev/index.js';
 import { createDatabase } from '../../infra/postgres.js';
 import { request, type HttpResult } from './support.js';
 

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { startLocalShop, type LocalShop } from '../../apps/local-shop.js';
+import { startLocalShop, type LocalShop } from '../../local/dev/index.js';
 import { localEnvironment, localShopEnv } from '../../chaos/local.js';
 import { renderReport, type ScenarioReport } from '../../chaos/report.js';
 import { runScenario } from '../../chaos/runner.js';

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { startLocalShop, type LocalShop } from '../../apps/local-shop.js';
+import { startLocalShop, type LocalShop } from '../../local/dev/index.js';
 import type { ServiceName } from '../../charts/platform.js';
 import type { ChaosEnvironment } from '../../chaos/environment.js';
 import { localEnvironment, localShopEnv } from '../../chaos/local.js';

@@ -8,12 +8,12 @@ import { orderService } from '../../apps/order/app.js';
 import { paymentService } from '../../apps/payment/app.js';
 import { productService } from '../../apps/product/app.js';
 import { userService } from '../../apps/user/app.js';
-import { startLocalEdge, type LocalEdge } from '../../apps/local-shop.js';
+import { startLocalEdge, type LocalEdge } from '../../local/dev/index.js';
 import { createDatabase } from '../../infra/postgres.js';
 import { testEnv } from '../apps/support.js';
 
 // `make smoke`'s client against the five real services (real PostgreSQL, real Kafka) behind the
-// local edge (apps/local-shop.ts): the model's public routes only, JWTs verified against the
+// local edge (local/dev/shop.ts): the model's public routes only, JWTs verified against the
 // user service's JWKS and passed on as x-user-id, as the Istio ingress gateway does.
 const { url: postgresUrl } = inject('postgres');
 const { brokers } = inject('kafka');

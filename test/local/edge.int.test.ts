@@ -3,9 +3,9 @@ import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { edgeAuth, services, type ServiceName } from '../../charts/platform.js';
-import { SERVICE_NAMES, startLocalEdge, type LocalEdge } from '../../apps/local-shop.js';
+import { SERVICE_NAMES, startLocalEdge, type LocalEdge } from '../../local/dev/index.js';
 import { generateSigningKey, jwks, signAccessToken, type AccessTokenClaims, type SigningKey } from '../../apps/user/domain/tokens.js';
-import { request } from './support.js';
+import { expectError, request } from '../apps/support.js';
 
 // The local edge in front of a recording upstream that stands in for all five services and
 // serves a JWKS of keys made here, so every token case (expired, foreign, wrong audience...) can be
@@ -100,6 +100,7 @@ describe('the local edge routes like the ingress gateway', () => {
           } else {
             hidden += 1;
             expect(res.status, label).toBe(404);
+            if (method !== 'HEAD') expectError(res, 404, 'NOT_FOUND');
             expect(reached, label).toEqual([]);
           }
         }
@@ -107,7 +108,9 @@ describe('the local edge routes like the ingress gateway', () => {
     }
     // 10 public routes (17 method matches, GET|HEAD counting twice) and 7 internal ones (9).
     expect({ exposed, hidden }).toEqual({ exposed: 17, hidden: 9 });
-    expect((await through('GET', '/nowhere')).res.status).toBe(404);
+    const nowhere = (await through('GET', '/nowhere')).res;
+    expectError(nowhere, 404, 'NOT_FOUND');
+    expect(nowhere.body.error.message).toBe('no public route for GET /nowhere');
   });
 
   it('keeps the query string and routes a path only by its path', async () => {
@@ -127,7 +130,10 @@ describe('the local edge authenticates like RequestAuthentication + the DENY Aut
       for (const method of methods.split('|')) {
         const { res, reached } = await through(method, concrete(path), { 'x-user-id': randomUUID() }, method === 'POST' ? {} : undefined);
         expect(res.status, description).toBe(403);
-        if (method !== 'HEAD') expect(res.text, description).toBe('RBAC: access denied');
+        if (method !== 'HEAD') {
+          expectError(res, 403, 'FORBIDDEN');
+          expect(res.body.error.message, description).toBe('RBAC: access denied');
+        }
         expect(reached, description).toEqual([]);
       }
     }
@@ -166,14 +172,30 @@ describe('the local edge authenticates like RequestAuthentication + the DENY Aut
       'alg none': bearer(`${body({ alg: 'none', typ: 'JWT', kid: key.kid })}.${body(claims())}.`),
       'not a JWS': bearer('not-a-token'),
       'two parts only': bearer('eyJhbGciOiJFZERTQSJ9.e30'),
+      // Istio (jwt_verify_lib) counts exactly two dots: a valid token with anything appended is malformed.
+      'a valid token and a trailing dot': bearer(`${good}.`),
+      'a valid token and two more sections': bearer(`${good}.x.y`),
+      'an aud array without our audience': bearer(signAccessToken(key, claims({ aud: ['another-api', 'a-third'] as unknown as string }))),
     };
     for (const [name, headers] of Object.entries(cases)) {
       for (const path of ['/orders', '/products']) {
         const { res, reached } = await through('GET', path, headers);
         expect(res.status, `${name} on ${path}`).toBe(401);
+        expectError(res, 401, 'UNAUTHENTICATED');
+        expect(res.headers.get('www-authenticate'), name).toMatch(/^Bearer realm=".*", error="invalid_token"$/);
         expect(reached, `${name} on ${path}`).toEqual([]);
       }
     }
+    const malformed = await through('GET', '/orders', cases['a valid token and a trailing dot']);
+    expect(malformed.res.body.error.message).toBe('Jwt is not in the form of Header.Payload.Signature with two dots and 3 sections');
+  });
+
+  it('accepts an aud array that contains the audience, as Istio does', async () => {
+    const sub = randomUUID();
+    const token = signAccessToken(key, claims({ sub, aud: ['another-api', edgeAuth.audiences[0]] as unknown as string }));
+    const { res, reached } = await through('GET', '/orders', bearer(token));
+    expect(res.status).toBe(200);
+    expect(reached[0]!.headers['x-user-id']).toBe(sub);
   });
 
   it('takes another Authorization scheme for no token, as Envoy does: 403 on jwtRoutes, passed through on open routes', async () => {
@@ -207,8 +229,8 @@ describe('the local edge as a proxy', () => {
   it("answers 504 when the service overruns the route's mesh timeout (2 s for GET /products/{id})", async () => {
     const began = Date.now();
     const { res } = await through('GET', '/products/slow-product');
-    expect(res.status).toBe(504);
-    expect(res.text).toBe('upstream request timeout');
+    expectError(res, 504, 'UPSTREAM_TIMEOUT');
+    expect(res.body.error.message).toBe('upstream request timeout');
     expect(Date.now() - began).toBeGreaterThanOrEqual(1900);
     expect(Date.now() - began).toBeLessThan(2900);
   });
@@ -219,7 +241,7 @@ describe('the local edge as a proxy', () => {
     down.closeAllConnections();
     await closed;
     const res = await request(edge.url, 'GET', '/products');
-    expect(res.status).toBe(503);
-    expect(res.text).toMatch(/^upstream connect error or disconnect\/reset before headers\. reset reason: ECONNREFUSED$/);
+    expectError(res, 503, 'UPSTREAM_UNAVAILABLE');
+    expect(res.body.error.message).toMatch(/^upstream connect error or disconnect\/reset before headers\. reset reason: ECONNREFUSED$/);
   });
 });

@@ -1,19 +1,16 @@
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { setTimeout as sleep } from 'node:timers/promises';
-import pg from 'pg';
 import { describe, expect, inject, it } from 'vitest';
 import { buildPlatform } from '../../charts/platform-app.js';
 import type { ServiceName } from '../../charts/platform.js';
-import { platformEnv, SERVICE_NAMES, startLocalShop } from '../../apps/local-shop.js';
+import { platformEnv, SERVICE_NAMES, startLocalShop } from '../../local/dev/index.js';
 import { createDatabase } from '../../infra/postgres.js';
-import { request } from './support.js';
+import { request } from '../apps/support.js';
 
-// How the launcher wires, fails and is driven by `make dev` (scripts/dev.ts).
+// How the launcher wires, fails and is driven by `make dev` (local/dev/main.ts).
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const { url: postgresUrl } = inject('postgres');
@@ -151,77 +148,12 @@ describe('start failures', () => {
         () => new Error('started'),
         (err: Error) => err,
       );
-      expect(error.message).toBe(`the local edge cannot listen on 127.0.0.1:${port}: the port is taken (choose another, or 0 for any free port)`);
+      expect(error.message).toBe(
+        `the local edge cannot listen on 127.0.0.1:${port}: the port is taken (set EDGE_PORT to another port, or EDGE_PORT=0 for any free port)`,
+      );
       expect(recorder.pids.size).toBe(0);
     } finally {
       blocker.close();
     }
   });
-});
-
-describe('make dev (scripts/dev.ts)', () => {
-  it('starts the embedded shop (PGlite, Kafka off; DATABASE_URL_ORDER on PostgreSQL), prints the edge first, serves orders, stops on Ctrl-C', async () => {
-    const orderDatabase = await createDatabase(postgresUrl, `dev_order_${run}`);
-    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/dev.ts', '--edge-port', '0'], {
-      cwd: root,
-      env: { PATH: process.env['PATH'], HOME: process.env['HOME'], DATABASE_URL_ORDER: orderDatabase, LOG_LEVEL: 'warn' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    try {
-      const deadline = Date.now() + 150_000;
-      while (!output.includes('Ctrl-C stops the shop.') && child.exitCode === null && Date.now() < deadline) await sleep(200);
-      expect(output).toContain('Ctrl-C stops the shop.');
-
-      const lines = output.split('\n');
-      const table = lines.slice(lines.findIndex((l) => l.startsWith('meshkit shop ready in ')) + 1);
-      expect(table[0]).toMatch(/^ {2}edge +http:\/\/127\.0\.0\.1:\d+ /);
-      const edge = /http:\/\/127\.0\.0\.1:\d+/.exec(table[0]!)![0];
-      const rows = SERVICE_NAMES.map((name, i) => {
-        const match = new RegExp(`^  ${name} +(http://127\\.0\\.0\\.1:\\d+)  admin (http://127\\.0\\.0\\.1:\\d+)  pid (\\d+)  ready in \\d+ ms  (\\w+)$`).exec(
-          table[i + 1]!,
-        );
-        expect(match, table[i + 1]).not.toBeNull();
-        return { name, adminUrl: match![2]!, pid: Number(match![3]), database: match![4] };
-      });
-      expect(rows.map((r) => `${r.name} ${r.database}`)).toEqual([
-        'user PGlite',
-        'product PGlite',
-        'order PostgreSQL',
-        'payment PGlite',
-        'notification PGlite',
-      ]);
-      const runDir = /^ {2}logs +(\S+)\/<service>\.log$/m.exec(output)![1]!;
-
-      // Through the edge: register, log in, order.
-      const email = `dev-${run}@example.org`;
-      expect((await request(edge, 'POST', '/users', { json: { email, password: 'correct horse', name: 'Dev' } })).status).toBe(201);
-      const token = (await request(edge, 'POST', '/sessions', { json: { email, password: 'correct horse' } })).body.accessToken as string;
-      const auth = { authorization: `Bearer ${token}` };
-      const placed = await request(edge, 'POST', '/orders', { json: { items: [{ productId: 'hand-grinder', quantity: 1 }] }, headers: auth });
-      expect(placed.body.status).toBe('CONFIRMED');
-      // Kafka is off: the order's events wait in its outbox (on the PostgreSQL it was given), nothing is notified.
-      const client = new pg.Client({ connectionString: orderDatabase });
-      await client.connect();
-      try {
-        const { rows: unsent } = await client.query('SELECT event_type FROM outbox WHERE sent_at IS NULL ORDER BY seq');
-        expect(unsent.map((r: { event_type: string }) => r.event_type)).toEqual(['OrderCreated', 'OrderConfirmed']);
-      } finally {
-        await client.end();
-      }
-      expect((await request(edge, 'GET', '/notifications', { headers: auth })).body.notifications).toEqual([]);
-
-      child.kill('SIGINT');
-      const code = await Promise.race([exited, sleep(30_000).then(() => 'still running')]);
-      expect(code).toBe(0);
-      expect(output).toMatch(/SIGINT: stopping the shop\nstopped\n$/);
-      expect(rows.map((r) => r.pid).filter(alive)).toEqual([]);
-      expect(existsSync(runDir)).toBe(false);
-    } finally {
-      if (child.exitCode === null) child.kill('SIGKILL');
-    }
-  }, 200_000);
 });
