@@ -32,6 +32,21 @@ export async function storeNotification(tx: Queryable, event: EventEnvelope<Orde
   );
 }
 
+/** The same for new events of one batch, in one statement (their order kept in the rows' insertion). */
+export async function storeNotifications(tx: Queryable, events: ReadonlyArray<EventEnvelope<OrderEventData>>): Promise<void> {
+  const rows = events.flatMap((event) => {
+    const message = messageFor(event);
+    return message === undefined ? [] : [[randomUUID(), event.data.userId, event.data.orderId, event.eventId, event.type, message] as const];
+  });
+  if (rows.length === 0) return;
+  const column = (i: number) => rows.map((r) => r[i]);
+  await tx.query(
+    `INSERT INTO notifications (id, user_id, order_id, event_id, type, message)
+     SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::text[]) ON CONFLICT (event_id) DO NOTHING`,
+    [column(0), column(1), column(2), column(3), column(4), column(5)],
+  );
+}
+
 export async function listNotifications(db: Database, userId: string, limit: number): Promise<Notification[]> {
   const rows = await db.query<Row>('SELECT * FROM notifications WHERE user_id = $1 ORDER BY created_at DESC, id LIMIT $2', [userId, limit]);
   return rows.map(toNotification);

@@ -1,7 +1,7 @@
 import { envelopeSchema, EventProcessor, type Database, type DeadLetter, type Logger } from '../../kit/index.js';
 import type { Registry } from 'prom-client';
 import type { OrderEventData } from '../domain/notifications.js';
-import { storeNotification } from './notification-store.js';
+import { storeNotification, storeNotifications } from './notification-store.js';
 
 const uuid = envelopeSchema.properties.eventId;
 
@@ -33,5 +33,13 @@ export function orderEventProcessor(
   deadLetter: (letter: DeadLetter) => Promise<void>,
   registry?: Registry,
 ): EventProcessor<OrderEventData> {
-  return new EventProcessor<OrderEventData>({ db, logger, schema: orderEventSchema, handle: storeNotification, deadLetter, ...(registry ? { registry } : {}) });
+  return new EventProcessor<OrderEventData>({
+    db,
+    logger,
+    schema: orderEventSchema,
+    handle: storeNotification,
+    handleBatch: storeNotifications,
+    deadLetter,
+    ...(registry ? { registry } : {}),
+  });
 }
