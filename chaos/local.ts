@@ -3,11 +3,55 @@ import type { ServiceName } from '../charts/platform.js';
 import type { ChaosEnvironment, Outage } from './environment.js';
 import { serviceMetricsCollector } from './metrics/sources.js';
 
-/** What the chaos runner uses of a local shop (apps/local-shop.ts `LocalShop`). */
+/** What the chaos runner uses of a local shop (local/dev/shop.ts `LocalShop`). */
 export interface LocalShopHandle {
   readonly adminUrls: Readonly<Record<ServiceName, string>>;
   readonly edgeUrl: string | undefined;
-  service(name: ServiceName): { readonly pid: number | undefined };
+  service(name: ServiceName): {
+    readonly pid: number | undefined;
+    /** Its database: a PostgreSQL URL, or the directory of its embedded PGlite. */
+    readonly database?: { readonly url: string } | { readonly pgliteDataDir: string };
+    stop(): Promise<void>;
+    start(): Promise<void>;
+  };
+}
+
+const restockSql = (units: number) => `UPDATE inventory SET available = GREATEST(available, ${Math.floor(units)})`;
+
+/**
+ * Tops the product stock up to `units` per product in the product service's own database: on
+ * PostgreSQL directly; on PGlite (one process per data directory) the product process is stopped,
+ * the directory opened here, and the process started again.
+ */
+export async function restockLocal(shop: LocalShopHandle, units: number): Promise<string> {
+  const product = shop.service('product');
+  const database = product.database;
+  if (!database) throw new Error('the local shop does not say where the product database is');
+  const sql = restockSql(units);
+  if ('url' in database) {
+    const { default: pg } = await import('pg');
+    const client = new pg.Client({ connectionString: database.url });
+    await client.connect();
+    try {
+      const result = await client.query(sql);
+      return `${sql} on product's PostgreSQL database: ${result.rowCount} products`;
+    } finally {
+      await client.end();
+    }
+  }
+  await product.stop();
+  try {
+    const { PGlite } = await import('@electric-sql/pglite');
+    const db = await PGlite.create(database.pgliteDataDir);
+    try {
+      const result = await db.query(sql);
+      return `${sql} in product's PGlite (${database.pgliteDataDir}; product stopped meanwhile): ${result.affectedRows ?? 0} products`;
+    } finally {
+      await db.close();
+    }
+  } finally {
+    await product.start();
+  }
 }
 
 /** A Kafka broker the local run owns (the test harness's `startKafkaBroker`), so it may stop it. */
@@ -94,6 +138,7 @@ export function localEnvironment(options: LocalEnvironmentOptions): ChaosEnviron
           };
         }
       : undefined,
+    restock: (units) => restockLocal(shop, units),
     close: options.close ?? (async () => undefined),
   };
 }

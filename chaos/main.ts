@@ -36,7 +36,9 @@ options
   --rate <n>           requests per second (each scenario has its own default)
   --json <file>        also write the reports as JSON
 
-Exit code: 0 when every scenario that ran passed, 1 when one failed or broke, 2 on a usage error.`;
+Exit code: 0 when no scenario failed (PASS, EXPECTED FAIL without a mesh, or NOT RUN within 'all'), 1 when one
+FAILed or broke (ERROR) or a scenario named on its own cannot run, 2 on a usage error, 3 when nothing failed but a
+scenario was INCONCLUSIVE (its baseline was not healthy).`;
 
 export interface ChaosArgs {
   readonly command: 'run' | 'list' | 'synth' | 'help';
@@ -93,10 +95,39 @@ export function parseArgs(argv: readonly string[]): ChaosArgs {
   return { command: 'run', scenarios: chosen, local, kafka, timings, json };
 }
 
-/** 0 when every report that ran passed; 1 when one failed, broke or could not decide; a scenario asked for by name that cannot run is 1 too. */
+/**
+ * 0: no scenario failed (PASS, EXPECTED FAIL, and NOT RUN within `all`); 1: one FAILed or broke
+ * (ERROR), or a scenario asked for by name cannot run; 3: nothing failed but one was INCONCLUSIVE.
+ */
 export function exitCode(reports: readonly ScenarioReport[], all: boolean): number {
-  const bad = reports.some((r) => r.verdict === 'FAIL' || r.verdict === 'ERROR' || r.verdict === 'INCONCLUSIVE' || (!all && r.verdict === 'NOT RUN'));
-  return bad ? 1 : 0;
+  if (reports.some((r) => r.verdict === 'FAIL' || r.verdict === 'ERROR' || (!all && r.verdict === 'NOT RUN'))) return 1;
+  return reports.some((r) => r.verdict === 'INCONCLUSIVE') ? 3 : 0;
+}
+
+/** What a verdict means for the run, for the summary. */
+const verdictMeaning: Record<ScenarioReport['verdict'], string> = {
+  PASS: 'held',
+  'EXPECTED FAIL': 'expected without a mesh',
+  FAIL: 'a real failure',
+  INCONCLUSIVE: 'no verdict: baseline unhealthy',
+  'NOT RUN': 'cannot run here',
+  ERROR: 'the run broke',
+};
+
+/** The summary of several reports: one line each, then the counts and the exit code. */
+export function summary(reports: readonly ScenarioReport[], all: boolean): string[] {
+  const lines = ['summary:'];
+  for (const r of reports) {
+    lines.push(
+      `  ${r.verdict.padEnd(13)} ${`${r.scenario.number} ${r.scenario.id}`.padEnd(22)} ${verdictMeaning[r.verdict]}${r.reason ? ` — ${r.reason}` : ''}`,
+    );
+  }
+  const count = (v: ScenarioReport['verdict']) => reports.filter((r) => r.verdict === v).length;
+  const real = count('FAIL') + count('ERROR');
+  lines.push(
+    `  ${count('PASS')} passed, ${count('EXPECTED FAIL')} failed as expected without a mesh, ${real} failed for real, ${count('INCONCLUSIVE')} inconclusive, ${count('NOT RUN')} not run → exit ${exitCode(reports, all)}`,
+  );
+  return lines;
 }
 
 /** A progress printer: rewrites one line on a terminal, prints a line every few seconds otherwise. */
@@ -141,7 +172,7 @@ export async function openCluster(ctx: Context): Promise<ChaosEnvironment> {
 
 /** Local processes behind the local edge, with a Kafka broker of the run's own when asked. */
 export async function openLocal(withKafka: boolean, print: (line: string) => void): Promise<ChaosEnvironment> {
-  const [{ startLocalShop }, { localEnvironment, localShopEnv }] = await Promise.all([import('../apps/local-shop.js'), import('./local.js')]);
+  const [{ startLocalShop }, { localEnvironment, localShopEnv }] = await Promise.all([import('../local/dev/shop.js'), import('./local.js')]);
   const broker = withKafka ? await (await import('../infra/kafka-broker.js')).startKafkaBroker() : undefined;
   if (broker) print(`started a Kafka broker of this run on ${broker.brokers.join(',')}`);
   const orderSweep = { intervalMs: 1_000, staleMs: 15_000 };
@@ -215,10 +246,7 @@ export async function main(argv: readonly string[], deps: MainDeps): Promise<num
     await env.close();
   }
   if (args.json) writeFileSync(args.json, `${JSON.stringify(reports, null, 2)}\n`);
-  if (reports.length > 1) {
-    deps.print('summary:');
-    for (const r of reports) deps.print(`  ${r.verdict.padEnd(12)} ${r.scenario.number} ${r.scenario.id}${r.reason ? ` — ${r.reason}` : ''}`);
-  }
+  if (reports.length > 1) for (const line of summary(reports, argv[0] === 'all')) deps.print(line);
   return exitCode(reports, argv[0] === 'all');
 }
 

@@ -10,19 +10,54 @@ export interface Check {
   readonly outcome: CheckOutcome;
   /** Why a check is n/a, or what the result means in this mode. */
   readonly note?: string;
+  /**
+   * The check holds only with a mesh (Envoy retries, ejection, connection pools): where there
+   * is none (local mode) its failure is the expected result, not a defect of the shop.
+   * @default false
+   */
+  readonly needsMesh?: boolean;
+  /**
+   * The check that the baseline was healthy: when it fails, nothing the fault phase shows can
+   * be told apart from what was already broken, and the verdict is INCONCLUSIVE.
+   * @default false
+   */
+  readonly baseline?: boolean;
 }
 
 /**
- * PASS: every check that applies held. FAIL: at least one did not. INCONCLUSIVE: no
- * check applied (e.g. everything was mesh-only in local mode). NOT RUN: the scenario
- * cannot run in this environment. ERROR: the run itself broke (the fault was reverted).
+ * PASS: every check that applies held. FAIL: at least one that should have held did not.
+ * EXPECTED FAIL: only checks that need a mesh failed, in a mode without one (local).
+ * INCONCLUSIVE: the baseline itself was not healthy, or no check applied. NOT RUN: the
+ * scenario cannot run in this environment. ERROR: the run itself broke (the fault was reverted).
  */
-export type Verdict = 'PASS' | 'FAIL' | 'INCONCLUSIVE' | 'NOT RUN' | 'ERROR';
+export type Verdict = 'PASS' | 'FAIL' | 'EXPECTED FAIL' | 'INCONCLUSIVE' | 'NOT RUN' | 'ERROR';
 
-export function verdictOf(checks: readonly Check[]): Verdict {
-  if (checks.some((c) => c.outcome === 'fail')) return 'FAIL';
-  return checks.some((c) => c.outcome === 'pass') ? 'PASS' : 'INCONCLUSIVE';
+/** The verdict of a finished run, with the reason when it is not PASS. */
+export function judge(checks: readonly Check[], mode: Mode): { verdict: Verdict; reason?: string } {
+  const failed = checks.filter((c) => c.outcome === 'fail');
+  const baseline = failed.find((c) => c.baseline);
+  if (baseline)
+    return { verdict: 'INCONCLUSIVE', reason: `the baseline itself failed (${baseline.observed}): what the fault phase shows cannot be told apart from it` };
+  const real = failed.filter((c) => !(mode === 'local' && c.needsMesh));
+  if (real.length > 0)
+    return { verdict: 'FAIL', reason: `${real.length} check${real.length > 1 ? 's' : ''} failed: ${real.map((c) => c.expectation).join('; ')}` };
+  if (failed.length > 0)
+    return { verdict: 'EXPECTED FAIL', reason: `only checks that need a mesh failed (there is none in ${mode} mode); every other check held` };
+  return checks.some((c) => c.outcome === 'pass') ? { verdict: 'PASS' } : { verdict: 'INCONCLUSIVE', reason: 'no check applied here' };
 }
+
+/** What verdictOf says without the reason. */
+export function verdictOf(checks: readonly Check[], mode: Mode = 'cluster'): Verdict {
+  return judge(checks, mode).verdict;
+}
+
+/** The report's legend: the one meaning of each column and verdict, the same for every scenario. */
+export const legend = [
+  'success  = the answer did what was asked: a 2xx, and for POST /orders the order CONFIRMED (a 201 CANCELLED or 202 PENDING order is answered, not a success);',
+  '           `failed` counts the rest by answer; p50/p99 run from when each request was due (open loop: queueing counts).',
+  'verdicts = PASS every check held · FAIL a check that should hold failed · EXPECTED FAIL only checks that need a mesh failed, without one ·',
+  '           INCONCLUSIVE the baseline was not healthy (or no check applied) · NOT RUN cannot run here · ERROR the run broke (fault reverted)',
+];
 
 /** One target in one phase, as the report shows it. */
 export interface PhaseSummary {
@@ -164,10 +199,14 @@ export function renderReport(report: ScenarioReport): string {
   if (report.checks.length > 0) {
     out.push('checks:');
     for (const c of report.checks) {
-      out.push(`  ${c.outcome === 'pass' ? 'PASS' : c.outcome === 'fail' ? 'FAIL' : 'n/a '}  ${c.expectation} — observed: ${c.observed}`);
+      out.push(
+        `  ${c.outcome === 'pass' ? 'PASS' : c.outcome === 'fail' ? 'FAIL' : 'n/a '}  ${c.expectation} — observed: ${c.observed}${c.outcome === 'fail' && c.needsMesh && report.mode === 'local' ? ' (expected: needs a mesh)' : ''}`,
+      );
       if (c.note) out.push(`        ${c.note}`);
     }
   }
+  out.push('legend:');
+  for (const line of legend) out.push(`  ${line}`);
   out.push(`verdict: ${report.verdict}${report.reason ? ` — ${report.reason}` : ''}`);
   return out.join('\n');
 }
@@ -198,6 +237,11 @@ export function between(
 ): Check {
   if (value === undefined) return { expectation, observed: 'not measured', outcome: 'fail', note };
   return { expectation, observed: format(value), outcome: value >= min && value <= max ? 'pass' : 'fail', note };
+}
+
+/** The same check, marked as one that holds only with a mesh (see `Check.needsMesh`). */
+export function meshOnly(check: Check): Check {
+  return { ...check, needsMesh: true };
 }
 
 /** A check that only a mesh can answer, in a mode without one. */

@@ -1,7 +1,7 @@
 import type { ChaosEnvironment } from './environment.js';
 import { combineStats, startLoad, type LoadResult, type LoadRun, type TargetPhaseStats } from './load/generator.js';
 import { counterDeltas, gaugeTotals, type MetricsCollector, type Snapshot } from './metrics/collector.js';
-import { renderReport, summarizePhase, verdictOf, type FigureRow, type ScenarioReport } from './report.js';
+import { judge, renderReport, summarizePhase, type FigureRow, type ScenarioReport } from './report.js';
 import { phaseNames, type Injection, type PhaseName, type Results, type Scenario, type ScenarioContext, type ScenarioRun, type Timings } from './scenario.js';
 import { ShopWorkload } from './workload.js';
 
@@ -64,7 +64,7 @@ export async function runScenario(scenario: Scenario, env: ChaosEnvironment, opt
     };
   }
 
-  const timings: Timings = { ...scenario.defaults, ...options.timings };
+  const timings: Timings = { ...scenario.defaults, ...(env.mode === 'local' ? scenario.localDefaults : {}), ...options.timings };
   const steps: string[] = [];
   const step = (line: string) => {
     steps.push(line);
@@ -207,11 +207,12 @@ export async function runScenario(scenario: Scenario, env: ChaosEnvironment, opt
     const results: Results = { env, load: result, stats, figure: figureValue };
     const checks = run.checks(results);
     const interrupted = options.signal?.aborted ?? false;
+    const judged = judge(checks, env.mode);
     return {
       ...base2,
       checks,
-      verdict: interrupted ? 'ERROR' : verdictOf(checks),
-      reason: interrupted ? 'interrupted: the phases were cut short (the fault was reverted)' : undefined,
+      verdict: interrupted ? 'ERROR' : judged.verdict,
+      reason: interrupted ? 'interrupted: the phases were cut short (the fault was reverted)' : judged.reason,
     };
   }
 }

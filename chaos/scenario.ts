@@ -78,6 +78,8 @@ export interface Scenario {
   /** The expectation the verdict is about, in one sentence. */
   readonly expectation: string;
   readonly defaults: Timings;
+  /** Defaults that replace some of `defaults` in local mode (a laptop's processes, not a cluster). @default - none */
+  readonly localDefaults?: Partial<Timings>;
   /** Why the scenario cannot run in this environment; undefined when it can. */
   unsupported(env: ChaosEnvironment): string | undefined;
   /** What this environment can and cannot show for this scenario. */

@@ -14,9 +14,9 @@ export function plannedRequests(t: Timings, share = 1): number {
 export const restockUnits = 5_000;
 
 /**
- * Products to order from, with enough stock for `orders` orders of one unit. On the cluster
- * the product database is topped up when stock runs short (a step in the report); locally the
- * shop starts with fresh stock, and a run that needs more than there is fails up front.
+ * Products to order from, with enough stock for `orders` orders of one unit. When the stock left
+ * (by earlier scenarios, or anything else) would not last, the product database is topped up
+ * first (a step in the report), so a scenario never depends on what ran before it.
  */
 export async function stockFor(ctx: ScenarioContext, orders: number): Promise<StockPlan> {
   let products = await ctx.workload.products();
@@ -24,7 +24,7 @@ export async function stockFor(ctx: ScenarioContext, orders: number): Promise<St
   if (plan.total >= orders) return plan;
   if (!ctx.env.restock) {
     throw new Error(
-      `the run may place ${orders} orders but only ${plan.total} units are in stock; lower the rate or the phase lengths, or restart the local shop (it starts with fresh stock)`,
+      `the run may place ${orders} orders but only ${plan.total} units are in stock and this environment cannot restock; lower the rate or the phase lengths`,
     );
   }
   ctx.step(`restock: ${await ctx.env.restock(restockUnits)}`);
@@ -90,5 +90,17 @@ export function healthyBaseline(results: Results, targets: readonly string[], mi
     expectation: `the baseline is healthy (≥ ${formatPercent(min)} success), so what follows comes from the fault`,
     observed: formatPercent(value),
     outcome: value !== undefined && value >= min ? 'pass' : 'fail',
+    baseline: true,
   };
+}
+
+/** Share of a phase's order requests that got an order back (200/201/202: confirmed, cancelled or pending), whatever its outcome. */
+export function answeredRate(results: Results, target: string, phase: PhaseName): number | undefined {
+  const stats = results.stats(target, phase);
+  const due = stats.sent + stats.dropped;
+  if (due === 0) return undefined;
+  const answered = Object.entries(stats.statuses)
+    .filter(([key]) => /^20[012]( |$)/.test(key))
+    .reduce((a, [, n]) => a + n, 0);
+  return answered / due;
 }

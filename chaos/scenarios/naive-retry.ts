@@ -2,7 +2,7 @@ import { chaosResources, modelRoute } from '../resources.js';
 import type { ClientRetryPolicy } from '../load/generator.js';
 import { atLeast, atMost, type Check } from '../report.js';
 import type { Scenario } from '../scenario.js';
-import { orderAnswered, type ShopUser } from '../workload.js';
+import type { ShopUser } from '../workload.js';
 import { healthyBaseline, plannedRequests, settleTimeoutMs, stockFor, usersForOrders } from './common.js';
 
 const naive = 'naive retries';
@@ -75,9 +75,9 @@ export const naiveRetry: Scenario = {
     const sent: Record<string, number> = {};
     return {
       targets: [
-        ctx.workload.ordersTarget({ name: naive, users: users[naive]!, stock, ...viaNaive, succeeded: orderAnswered }),
-        ctx.workload.ordersTarget({ name: naiveKeyed, users: users[naiveKeyed]!, stock, idempotencyKey: true, ...viaNaive, succeeded: orderAnswered }),
-        ctx.workload.ordersTarget({ name: shipped, users: users[shipped]!, stock, succeeded: orderAnswered }),
+        ctx.workload.ordersTarget({ name: naive, users: users[naive]!, stock, ...viaNaive }),
+        ctx.workload.ordersTarget({ name: naiveKeyed, users: users[naiveKeyed]!, stock, idempotencyKey: true, ...viaNaive }),
+        ctx.workload.ordersTarget({ name: shipped, users: users[shipped]!, stock }),
       ],
       figures: [
         { label: 'order requests served', collector: env.serviceMetrics('order'), name: 'order.requests' },

@@ -1,4 +1,4 @@
-import { atLeast, atMost, formatMs, formatPercent, notApplicable, type Check } from '../report.js';
+import { atLeast, atMost, formatMs, formatPercent, meshOnly, notApplicable, type Check } from '../report.js';
 import type { Scenario } from '../scenario.js';
 import { healthyBaseline, recovers } from './common.js';
 
@@ -27,11 +27,13 @@ export const overload: Scenario = {
     requestTimeoutMs: 10_000,
     restoreTimeoutMs: 10_000,
   },
+  // A laptop's processes cannot serve 450/s at baseline, which would leave nothing to compare with.
+  localDefaults: { ratePerSecond: 100, concurrency: 500 },
   unsupported: () => undefined,
   notes: (env) =>
     env.mode === 'local'
       ? [
-          'local mode has no Envoy and so no connection pool: nothing sheds load, the service takes every request and they wait in its event loop. The verdict is FAIL by design; the latency columns show what queueing instead of shedding looks like.',
+          'local mode has no Envoy and so no connection pool: nothing sheds load, the service takes every request and they wait in its event loop. The shedding checks need a mesh (verdict EXPECTED FAIL); the latency columns show what queueing instead of shedding looks like. Locally the rate is 100/s, which a laptop serves at baseline.',
         ]
       : [
           'the load runs from this machine through the kind gateway; the limits are the shipped DestinationRule of product, enforced by the gateway’s Envoy for its calls to product.',
@@ -73,19 +75,24 @@ export const overload: Scenario = {
         const local = env.mode === 'local' ? 'no connection pool locally: nothing sheds load' : undefined;
         const checks: Check[] = [
           healthyBaseline(results, [target]),
-          atLeast(
-            'the excess is shed: ≥ 5% of the requests get 503 with x-envoy-overloaded (UO)',
-            requests === 0 ? undefined : during.overloaded / requests,
-            0.05,
-            formatPercent,
-            local,
+          meshOnly(
+            atLeast(
+              'the excess is shed: ≥ 5% of the requests get 503 with x-envoy-overloaded (UO)',
+              requests === 0 ? undefined : during.overloaded / requests,
+              0.05,
+              formatPercent,
+              local,
+            ),
           ),
-          atMost('shedding is fast: p99 of the shed answers ≤ 100 ms', during.overloadedLatency.percentile(99), 100, formatMs, local),
-          atMost(
-            'admitted requests are not queued beyond the pool: p99 of successes ≤ 2 s (the read route timeout)',
-            during.okLatency.percentile(99),
-            2_000,
-            formatMs,
+          meshOnly(atMost('shedding is fast: p99 of the shed answers ≤ 100 ms', during.overloadedLatency.percentile(99), 100, formatMs, local)),
+          meshOnly(
+            atMost(
+              'admitted requests are not queued beyond the pool: p99 of successes ≤ 2 s (the read route timeout)',
+              during.okLatency.percentile(99),
+              2_000,
+              formatMs,
+              local,
+            ),
           ),
         ];
         if (envoy) checks.push(atLeast('the gateway’s Envoy counted pending-request overflows to product', results.figure('pending overflow', 'during'), 1));

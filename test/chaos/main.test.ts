@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../apps/kit/service.js';
 import { orderService } from '../../apps/order/app.js';
 import type { ChaosEnvironment } from '../../chaos/environment.js';
-import { clusterOrderSweep, exitCode, main, parseArgs, progressPrinter, usage } from '../../chaos/main.js';
+import { clusterOrderSweep, exitCode, main, parseArgs, progressPrinter, summary, usage } from '../../chaos/main.js';
 import type { ScenarioReport } from '../../chaos/report.js';
 import { scenarios } from '../../chaos/scenarios/index.js';
 import { repoRoot as checkout } from '../../infra/cache.js';
@@ -52,13 +52,28 @@ describe('the chaos command line', () => {
     expect(() => parseArgs(['5', '--kafka'])).toThrow('--kafka goes with --local');
   });
 
-  it('exits 0 only when every scenario that ran passed; a named scenario that cannot run is a failure, one of all is not', () => {
+  it('exits 0 when nothing failed (an expected failure without a mesh included), 1 on a real failure, 3 when only inconclusive; a named scenario that cannot run is a failure, one of all is not', () => {
     const r = (verdict: ScenarioReport['verdict']) => ({ verdict }) as ScenarioReport;
     expect(exitCode([r('PASS'), r('NOT RUN')], true)).toBe(0);
+    expect(exitCode([r('PASS'), r('EXPECTED FAIL'), r('NOT RUN')], true)).toBe(0);
     expect(exitCode([r('NOT RUN')], false)).toBe(1);
     expect(exitCode([r('PASS'), r('FAIL')], true)).toBe(1);
     expect(exitCode([r('ERROR')], true)).toBe(1);
-    expect(exitCode([r('INCONCLUSIVE')], true)).toBe(1);
+    expect(exitCode([r('INCONCLUSIVE'), r('FAIL')], true)).toBe(1);
+    expect(exitCode([r('INCONCLUSIVE'), r('PASS')], true)).toBe(3);
+  });
+
+  it('summarizes expected failures without a mesh apart from real ones, with the exit code', () => {
+    const r = (number: number, id: string, verdict: ScenarioReport['verdict'], reason?: string) =>
+      ({ verdict, reason, scenario: { number, id, title: '', expectation: '' } }) as ScenarioReport;
+    const lines = summary([r(1, 'faulty-payment-pod', 'EXPECTED FAIL'), r(2, 'slow-product', 'PASS'), r(4, 'edge-fault', 'NOT RUN', 'needs the mesh')], true);
+    expect(lines).toEqual([
+      'summary:',
+      '  EXPECTED FAIL 1 faulty-payment-pod   expected without a mesh',
+      '  PASS          2 slow-product         held',
+      '  NOT RUN       4 edge-fault           cannot run here — needs the mesh',
+      '  1 passed, 1 failed as expected without a mesh, 0 failed for real, 0 inconclusive, 1 not run → exit 0',
+    ]);
   });
 
   it('rewrites one progress line on a terminal and prints every fifth one otherwise', () => {

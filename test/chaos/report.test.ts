@@ -1,7 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import { LatencyHistogram } from '../../chaos/load/histogram.js';
 import type { TargetPhaseStats } from '../../chaos/load/generator.js';
-import { atLeast, atMost, between, notApplicable, renderReport, summarizePhase, verdictOf, type ScenarioReport } from '../../chaos/report.js';
+import {
+  atLeast,
+  atMost,
+  between,
+  formatPercent,
+  judge,
+  meshOnly,
+  notApplicable,
+  renderReport,
+  summarizePhase,
+  verdictOf,
+  type ScenarioReport,
+} from '../../chaos/report.js';
 
 function stats(phase: string, answers: { ms: number; ok: boolean; key: string }[], extra: Partial<TargetPhaseStats> = {}): TargetPhaseStats {
   const s: TargetPhaseStats = {
@@ -58,6 +70,20 @@ describe('checks and verdicts', () => {
     expect(verdictOf([na])).toBe('INCONCLUSIVE');
     expect(verdictOf([])).toBe('INCONCLUSIVE');
   });
+
+  it('judges a failed baseline INCONCLUSIVE, and failures of mesh-only checks in local mode EXPECTED FAIL', () => {
+    const pass = atLeast('a', 1, 1);
+    const baseline = { ...atLeast('the baseline is healthy', 0.5, 0.95, formatPercent), baseline: true };
+    const needsMesh = meshOnly(atLeast('retries hide it', 0.8, 0.98));
+    const real = atLeast('nothing stuck', 0, 1);
+    expect(judge([baseline, pass, needsMesh], 'local')).toEqual({
+      verdict: 'INCONCLUSIVE',
+      reason: 'the baseline itself failed (50.0%): what the fault phase shows cannot be told apart from it',
+    });
+    expect(judge([pass, needsMesh], 'local').verdict).toBe('EXPECTED FAIL');
+    expect(judge([pass, needsMesh], 'cluster').verdict).toBe('FAIL');
+    expect(judge([pass, needsMesh, real], 'local')).toEqual({ verdict: 'FAIL', reason: '1 check failed: nothing stuck' });
+  });
 });
 
 describe('the report', () => {
@@ -109,6 +135,8 @@ describe('the report', () => {
     expect(text).toContain('  · orders · during: 201 CANCELLED STEP_FAILED ×7, 503 ×3');
     expect(text).toContain('  FAIL  orders stay ≥ 98% confirmed — observed: 83.3%\n        no mesh: expected locally');
     expect(lines.at(-1)).toBe('verdict: FAIL');
+    expect(lines.at(-6)).toBe('legend:');
+    expect(lines.at(-5)).toMatch(/^ {2}success {2}= the answer did what was asked: a 2xx, and for POST \/orders the order CONFIRMED/);
   });
 
   it('says why a scenario did not run, without a table', () => {
