@@ -137,6 +137,8 @@ async function main(): Promise<void> {
       ...(kafka.brokers.length > 0 ? { kafkaBrokers: kafka.brokers } : {}),
       edgePort,
       runDir,
+      // Interactive, and a first start on fresh PGlite directories is slow on a busy laptop.
+      readyTimeoutMs: 180_000,
       edgeStatus: () => ({ kafka: kafka.brokers.length > 0 ? { brokers: kafka.brokers } : { brokers: [], missing: kafka.missing } }),
       ...(logLevel ? { env: Object.fromEntries(SERVICE_NAMES.map((name) => [name, { LOG_LEVEL: logLevel }])) } : {}),
     });
