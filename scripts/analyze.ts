@@ -12,8 +12,10 @@
  * manifests' `*_URL` env values; a JSON file describes another app's graph.
  */
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+
+const repoRoot = resolve(fileURLToPath(import.meta.url), '..', '..');
 import { parseArgs } from 'node:util';
 import { EnvReader, readBaseConfig } from '../apps/kit/config.js';
 import { callGraph as platformEdges, handlers as platformHandlerSpecs, services as platformServices } from '../charts/platform.js';
@@ -62,7 +64,7 @@ export function readInputs(paths: readonly string[]): { files: string[]; texts: 
   const files: string[] = [];
   for (const p of paths) {
     const stat = statSync(p, { throwIfNoEntry: false });
-    if (!stat) throw new Error(`${p} does not exist${p === 'dist' ? ': run `npm run synth` first' : ''}`);
+    if (!stat) throw new Error(`${p} does not exist${basename(p) === 'dist' ? ': run `npm run synth` first' : ''}`);
     if (stat.isDirectory()) {
       const found = readdirSync(p)
         .filter((f) => /\.ya?ml$/.test(f))
@@ -73,6 +75,43 @@ export function readInputs(paths: readonly string[]): { files: string[]; texts: 
     } else files.push(p);
   }
   return { files, texts: files.map((f) => readFileSync(f, 'utf8')) };
+}
+
+/** What `npm run synth` reads: a change in any of them makes dist/ stale. mesh/analysis is the analyzer, not synth input. */
+const synthSources = ['charts', 'constructs', 'mesh', 'imports'];
+
+function newestSource(root: string): { file: string; mtimeMs: number } | undefined {
+  let newest: { file: string; mtimeMs: number } | undefined;
+  for (const dir of synthSources) {
+    const base = join(root, dir);
+    if (!statSync(base, { throwIfNoEntry: false })?.isDirectory()) continue;
+    for (const entry of readdirSync(base, { recursive: true, withFileTypes: true })) {
+      if (!entry.isFile() || !entry.name.endsWith('.ts')) continue;
+      const file = join(entry.parentPath, entry.name);
+      if (file.startsWith(join(root, 'mesh', 'analysis'))) continue;
+      const mtimeMs = statSync(file).mtimeMs;
+      if (!newest || mtimeMs > newest.mtimeMs) newest = { file: file.slice(root.length + 1), mtimeMs };
+    }
+  }
+  return newest;
+}
+
+/**
+ * Why `<root>/dist` is older than the sources synth reads (a failed or forgotten synth), or
+ * undefined when it is not: its oldest YAML file is compared with the newest source file.
+ */
+export function staleDist(root: string): string | undefined {
+  const dist = join(root, 'dist');
+  if (!statSync(dist, { throwIfNoEntry: false })?.isDirectory()) return undefined;
+  const written = readdirSync(dist)
+    .filter((f) => /\.ya?ml$/.test(f))
+    .map((f) => statSync(join(dist, f)).mtimeMs);
+  if (written.length === 0) return undefined;
+  const oldest = Math.min(...written);
+  const source = newestSource(root);
+  if (!source || source.mtimeMs <= oldest) return undefined;
+  const at = (ms: number) => new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
+  return `dist/ is older than the sources: ${source.file} changed at ${at(source.mtimeMs)}, dist/ was written at ${at(oldest)} (did the last synth fail?); run \`make synth\` first, or pass --allow-stale to analyze it anyway`;
 }
 
 export function callGraphFor(option: string, model: MeshModel): CallGraph {
@@ -88,10 +127,13 @@ export interface CliResult {
 }
 
 const USAGE =
-  'usage: analyze [<dir|file.yaml>...] [--graph platform|env|<file.json>] [--json] [--json-out <file>] [--amplification-warning <n>] [--amplification-error <n>]';
+  'usage: analyze [<dir|file.yaml>...] [--graph platform|env|<file.json>] [--json] [--json-out <file>] [--amplification-warning <n>] [--amplification-error <n>] [--allow-stale]';
 
-/** The whole CLI without process globals, so tests can run it in-process too. */
-export function runAnalyze(argv: readonly string[]): CliResult {
+/**
+ * The whole CLI without process globals, so tests can run it in-process too. `root` is where
+ * the default input (`dist/`) and the sources it is checked against live.
+ */
+export function runAnalyze(argv: readonly string[], root = repoRoot): CliResult {
   let values: Record<string, string | boolean | undefined>;
   let positionals: string[];
   try {
@@ -104,6 +146,7 @@ export function runAnalyze(argv: readonly string[]): CliResult {
         'json-out': { type: 'string' },
         'amplification-warning': { type: 'string' },
         'amplification-error': { type: 'string' },
+        'allow-stale': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
     }));
@@ -119,10 +162,19 @@ export function runAnalyze(argv: readonly string[]): CliResult {
     return n;
   };
 
+  // The default input, or dist/ named: refuse to analyze what a failed synth left behind.
+  const inputs = positionals.length > 0 ? positionals : [join(root, 'dist')];
+  let warning = '';
+  if (inputs.some((p) => resolve(p) === join(root, 'dist'))) {
+    const stale = staleDist(root);
+    if (stale && !values['allow-stale']) return { exitCode: 2, stdout: '', stderr: `analyze: ${stale}` };
+    if (stale) warning = `analyze: warning: ${stale}`;
+  }
+
   let result: AnalysisResult;
   let graph: CallGraph;
   try {
-    const { texts } = readInputs(positionals.length > 0 ? positionals : ['dist']);
+    const { texts } = readInputs(inputs);
     const model = buildMeshModel(parseManifestTexts(texts));
     graph = callGraphFor(String(values.graph), model);
     result = analyzeResilience(model, graph, {
@@ -135,7 +187,7 @@ export function runAnalyze(argv: readonly string[]): CliResult {
   const json = reportJson(result, graph.source);
   if (typeof values['json-out'] === 'string') writeFileSync(values['json-out'], `${JSON.stringify(json, null, 2)}\n`);
   const stdout = values.json ? JSON.stringify(json, null, 2) : reportText(result, graph.source);
-  return { exitCode: json.summary.errors > 0 ? 1 : 0, stdout, stderr: '' };
+  return { exitCode: json.summary.errors > 0 ? 1 : 0, stdout, stderr: warning };
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
