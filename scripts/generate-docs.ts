@@ -11,7 +11,9 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as prettier from 'prettier';
 import ts from 'typescript';
+import { BODY_LIMIT, BODY_READ_TIMEOUT_MS } from '../apps/kit/http-app.js';
 import type { AnyRoute } from '../apps/kit/routes.js';
+import { schemas } from '../apps/kit/validation.js';
 import { buildPlatform } from '../charts/platform-app.js';
 import { callGraph, edgeAuth, namespaces, resourceBudget, services, topics, type ServiceName, type ServiceSpec } from '../charts/platform.js';
 import { budgetLines, parseCpuMillis, parseMemoryMiB, totalRequests } from '../charts/resource-budget.js';
@@ -85,13 +87,18 @@ interface AnalyzedRoute {
   readonly responses: Map<number, Json | null>;
   /** Headers the handler (or what it calls) reads, with whether a `require*` function reads it. */
   readonly headers: Map<string, boolean>;
+  /** Error statuses the handler (or anything it calls) may raise, with their stable codes. */
+  readonly errors: Map<number, Set<string>>;
 }
 
 function analyzeResponses(files: readonly string[]): AnalyzedRoute[] {
   const config = ts.getParsedCommandLineOfConfigFile(join(repoRoot, 'tsconfig.json'), {}, { ...ts.sys, onUnRecoverableConfigFileDiagnostic: () => undefined });
   if (!config) throw new Error('cannot read tsconfig.json');
-  const program = ts.createProgram([...files], { ...config.options, noEmit: true });
+  // Each service's app.ts as well, so the infrastructure that implements the domain's interfaces is in the program.
+  const apps = services.map((spec) => join(repoRoot, 'apps', spec.name, 'app.ts'));
+  const program = ts.createProgram([...files, ...apps], { ...config.options, noEmit: true });
   const checker = program.getTypeChecker();
+  const implementations = implementationsOf(program, checker);
   const routes: AnalyzedRoute[] = [];
   for (const file of files) {
     const source = program.getSourceFile(file);
@@ -100,7 +107,7 @@ function analyzeResponses(files: readonly string[]): AnalyzedRoute[] {
       if (ts.isCallExpression(node) && ts.isIdentifier(node.expression) && node.expression.text === 'defineRoute') {
         const spec = node.arguments[0];
         if (!spec || !ts.isObjectLiteralExpression(spec)) throw new Error(`${where(node)}: defineRoute needs an object literal`);
-        routes.push(analyzeRoute(spec, checker));
+        routes.push(analyzeRoute(spec, checker, implementations));
       }
       ts.forEachChild(node, visit);
     };
@@ -125,7 +132,7 @@ function stringProperty(object: ts.ObjectLiteralExpression, name: string): strin
   return p.initializer.text;
 }
 
-function analyzeRoute(spec: ts.ObjectLiteralExpression, checker: ts.TypeChecker): AnalyzedRoute {
+function analyzeRoute(spec: ts.ObjectLiteralExpression, checker: ts.TypeChecker, implementations: Implementations): AnalyzedRoute {
   const method = stringProperty(spec, 'method');
   const path = stringProperty(spec, 'path');
   const handle = property(spec, 'handle');
@@ -163,7 +170,124 @@ function analyzeRoute(spec: ts.ObjectLiteralExpression, checker: ts.TypeChecker)
       }
     });
   }
-  return { method, path, responses, headers };
+  return { method, path, responses, headers, errors: raisedErrors(fn, checker, implementations) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Error answers: the AppErrors (status, code) a handler can raise, found by following its calls
+// through the services' code (an interface method to the classes that implement it), and the
+// stored error outcomes (`{ status: 402, error: {...} }`) that are raised again on replay.
+// ---------------------------------------------------------------------------------------------
+
+/** Interface (by symbol) -> the classes in apps/ that implement it. */
+type Implementations = Map<ts.Symbol, ts.ClassDeclaration[]>;
+
+function implementationsOf(program: ts.Program, checker: ts.TypeChecker): Implementations {
+  const map: Implementations = new Map();
+  for (const source of program.getSourceFiles()) {
+    if (!source.fileName.startsWith(join(repoRoot, 'apps'))) continue;
+    forEachDescendant(source, (node) => {
+      if (!ts.isClassDeclaration(node)) return;
+      for (const clause of node.heritageClauses ?? []) {
+        if (clause.token !== ts.SyntaxKind.ImplementsKeyword) continue;
+        for (const t of clause.types) {
+          const symbol = symbolOf(t.expression, checker);
+          if (symbol) map.set(symbol, [...(map.get(symbol) ?? []), node]);
+        }
+      }
+    });
+  }
+  return map;
+}
+
+/** The bodies a call can run: its declaration, or for an interface method the implementing classes' methods. */
+function callTargets(node: ts.CallExpression, checker: ts.TypeChecker, implementations: Implementations): FunctionLike[] {
+  const declaration = checker.getResolvedSignature(node)?.getDeclaration();
+  if (!declaration || !declaration.getSourceFile().fileName.startsWith(join(repoRoot, 'apps'))) return [];
+  if (ts.isFunctionDeclaration(declaration) || ts.isMethodDeclaration(declaration) || ts.isArrowFunction(declaration) || ts.isFunctionExpression(declaration))
+    return declaration.body ? [declaration] : [];
+  if (ts.isMethodSignature(declaration) && ts.isInterfaceDeclaration(declaration.parent) && declaration.name && ts.isIdentifier(declaration.name)) {
+    const symbol = symbolOf(declaration.parent.name, checker);
+    const name = declaration.name.text;
+    return (symbol ? (implementations.get(symbol) ?? []) : []).flatMap((cls) =>
+      cls.members.filter((m): m is ts.MethodDeclaration => ts.isMethodDeclaration(m) && !!m.body && ts.isIdentifier(m.name) && m.name.text === name),
+    );
+  }
+  return [];
+}
+
+/** The symbol a name refers to, through imports. */
+function symbolOf(node: ts.Node, checker: ts.TypeChecker): ts.Symbol | undefined {
+  const symbol = checker.getSymbolAtLocation(node);
+  return symbol && symbol.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(symbol) : symbol;
+}
+
+/** Status and code of `new SomeError(...)` when SomeError is (or extends) the kit's AppError. */
+function appErrorOf(node: ts.NewExpression, checker: ts.TypeChecker): { status: number; code?: string } | undefined {
+  let declaration = symbolOf(node.expression, checker)?.declarations?.find(ts.isClassDeclaration);
+  let args: readonly ts.Expression[] = node.arguments ?? [];
+  let status: number | undefined;
+  let code: string | undefined;
+  const take = (list: readonly ts.Expression[]) => {
+    const [first, second] = list;
+    if (status === undefined && first && ts.isNumericLiteral(first)) status = Number(first.text);
+    for (const a of [first, second]) if (code === undefined && a && ts.isStringLiteralLike(a) && /^[A-Z][A-Z0-9_]+$/.test(a.text)) code = a.text;
+  };
+  while (declaration) {
+    if (declaration.name?.text === 'AppError' && declaration.getSourceFile().fileName === join(repoRoot, 'apps', 'kit', 'errors.ts')) {
+      take(args);
+      return status === undefined ? undefined : { status, code };
+    }
+    const ctor = declaration.members.find(ts.isConstructorDeclaration);
+    let superArgs: readonly ts.Expression[] = [];
+    if (ctor?.body)
+      forEachDescendant(ctor.body, (n) => {
+        if (ts.isCallExpression(n) && n.expression.kind === ts.SyntaxKind.SuperKeyword) superArgs = n.arguments;
+      });
+    if (ctor) {
+      take(args);
+      args = superArgs;
+    }
+    const base = declaration.heritageClauses?.find((c) => c.token === ts.SyntaxKind.ExtendsKeyword)?.types[0];
+    declaration = base ? symbolOf(base.expression, checker)?.declarations?.find(ts.isClassDeclaration) : undefined;
+  }
+  return undefined;
+}
+
+function raisedErrors(fn: FunctionLike, checker: ts.TypeChecker, implementations: Implementations): Map<number, Set<string>> {
+  const errors = new Map<number, Set<string>>();
+  const add = (status: number, code: string | undefined) => {
+    const codes = errors.get(status) ?? new Set<string>();
+    if (code) codes.add(code);
+    errors.set(status, codes);
+  };
+  const seen = new Set<ts.Node>([fn]);
+  const queue: FunctionLike[] = [fn];
+  while (queue.length > 0) {
+    forEachDescendant(queue.pop()!, (node) => {
+      if (ts.isNewExpression(node)) {
+        const error = appErrorOf(node, checker);
+        if (error) add(error.status, error.code);
+      } else if (ts.isObjectLiteralExpression(node)) {
+        const status = property(node, 'status');
+        const error = property(node, 'error');
+        if (status && error && ts.isPropertyAssignment(status) && ts.isNumericLiteral(status.initializer) && ts.isPropertyAssignment(error)) {
+          const code = ts.isObjectLiteralExpression(error.initializer) ? property(error.initializer, 'code') : undefined;
+          add(
+            Number(status.initializer.text),
+            code && ts.isPropertyAssignment(code) && ts.isStringLiteralLike(code.initializer) ? code.initializer.text : undefined,
+          );
+        }
+      } else if (ts.isCallExpression(node)) {
+        for (const target of callTargets(node, checker, implementations)) {
+          if (seen.has(target)) continue;
+          seen.add(target);
+          queue.push(target);
+        }
+      }
+    });
+  }
+  return errors;
 }
 
 interface Reply {
@@ -344,7 +468,22 @@ const STATUS_TEXT: Record<number, string> = {
   204: 'No Content',
   400: 'The request does not match its schema, or a required header is missing or malformed',
   401: 'No verified end user: the x-user-id header the mesh sets from a valid JWT is missing',
+  402: 'The payment was declined',
+  404: 'Not found',
+  408: `The body did not arrive within ${BODY_READ_TIMEOUT_MS} ms (the connection is closed)`,
+  409: 'Conflicts with the current state, or the idempotency key was used for a different request',
+  413: `The body is larger than ${BODY_LIMIT}`,
+  415: 'The body is not JSON: send it as UTF-8 with content-type application/json',
+  422: 'Refers to something that does not exist',
 };
+
+/** The ingress gateway's own answers (Istio RequestAuthentication and the DENY policy of the JWT routes). */
+const GATEWAY_TEXT: Record<number, string> = {
+  401: 'at the ingress gateway, on any public route: a Bearer token that does not verify (signature, issuer, audience, expiry); Envoy answers `Jwt verification fails` or `Jwt is expired` as text/plain',
+  403: 'at the ingress gateway: no Bearer token on a route that needs one; Envoy answers `RBAC: access denied` as text/plain',
+};
+
+const IDEMPOTENCY_KEY_HEADER = 'idempotency-key';
 
 const errorSchema = {
   type: 'object',
@@ -389,13 +528,18 @@ function openApiDocument(spec: ServiceSpec, operations: readonly Operation[], ve
       name,
       in: 'header',
       required,
-      schema: { type: 'string' },
-      description:
-        name === edgeAuth.userIdHeader
-          ? 'the verified end user; set by the ingress gateway from the JWT `sub` claim, never by clients'
-          : name === op.route.keyHeader
-            ? 'idempotency key: a repeat with the same key gets the first answer, so the mesh may retry'
-            : 'idempotency key chosen by the client',
+      ...(name === edgeAuth.userIdHeader
+        ? { schema: schemas.uuid, description: 'the verified end user; set by the ingress gateway from the JWT `sub` claim, never by clients' }
+        : name === IDEMPOTENCY_KEY_HEADER
+          ? {
+              schema: schemas.idempotencyKey,
+              description:
+                (name === op.route.keyHeader
+                  ? 'idempotency key: a repeat with the same key gets the first answer, so the mesh may retry'
+                  : 'idempotency key chosen by the client: a repeat with the same key gets the first answer') +
+                '. 1-255 printable ASCII characters without spaces (a UUID is the usual choice); anything else is 400 IDEMPOTENCY_KEY_INVALID',
+            }
+          : { schema: { type: 'string' } }),
     }));
     // Schemas answer 400 VALIDATION_FAILED; a malformed or missing key header 400 as well. A missing user is 401.
     const validated = Boolean(op.spec.body || op.spec.query || op.spec.params || headers.some((h) => h.name !== edgeAuth.userIdHeader));
@@ -406,8 +550,34 @@ function openApiDocument(spec: ServiceSpec, operations: readonly Operation[], ve
         ...(body ? { content: { 'application/json': { schema: body } } } : {}),
       };
     }
-    if (validated) responses['400'] = { $ref: '#/components/responses/BadRequest' };
-    if (op.analyzed.headers.has(edgeAuth.userIdHeader)) responses['401'] = { $ref: '#/components/responses/Unauthenticated' };
+    // Every error the service itself answers, by status, with the stable codes it carries.
+    const errors = new Map<number, Set<string>>([...op.analyzed.errors].map(([status, codes]) => [status, new Set(codes)]));
+    const addError = (status: number, ...codes: string[]) => errors.set(status, new Set([...(errors.get(status) ?? []), ...codes]));
+    if (validated) addError(400, 'VALIDATION_FAILED');
+    if (op.spec.body) {
+      addError(400, 'INVALID_JSON');
+      addError(408, 'REQUEST_TIMEOUT');
+      addError(413, 'PAYLOAD_TOO_LARGE');
+      addError(415, 'UNSUPPORTED_MEDIA_TYPE', 'UNSUPPORTED_ENCODING', 'UNSUPPORTED_CHARSET');
+    }
+    const errorContent = { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } };
+    for (const [status, codes] of [...errors].sort(([a], [b]) => a - b)) {
+      if (status < 400 || status >= 500) continue; // 5xx are documented once, as the default
+      responses[String(status)] = {
+        description: `${STATUS_TEXT[status] ?? `HTTP ${status}`}${codes.size > 0 ? `: ${[...codes].sort().join(', ')}` : ''}`,
+        content: errorContent,
+      };
+    }
+    // What the ingress gateway answers before the service sees the request (Envoy's own plain-text bodies).
+    if (op.isPublic) {
+      const service401 = responses['401'];
+      responses['401'] = {
+        description: [service401?.description, GATEWAY_TEXT[401]].filter(Boolean).join('; or '),
+        content: { ...(service401 ? errorContent : {}), 'text/plain': { schema: { type: 'string' } } },
+      };
+    }
+    if (op.needsJwt)
+      responses['403'] = { description: GATEWAY_TEXT[403], content: { 'text/plain': { schema: { type: 'string', const: 'RBAC: access denied' } } } };
     responses['default'] = { $ref: '#/components/responses/Error' };
     const description = [
       `Route class \`${op.route.routeClass.name}\` (${op.route.description}).`,
@@ -446,8 +616,6 @@ function openApiDocument(spec: ServiceSpec, operations: readonly Operation[], ve
     components: {
       schemas: { Error: errorSchema },
       responses: {
-        BadRequest: { description: STATUS_TEXT[400], content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } },
-        Unauthenticated: { description: STATUS_TEXT[401], content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } },
         Error: { description: 'Any other error, in the one error shape', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } },
       },
       securitySchemes: {

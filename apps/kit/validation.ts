@@ -79,6 +79,11 @@ export function assertValid<T>(validator: Validator, value: unknown): T {
 /** Reusable schema pieces. */
 export const schemas = {
   uuid: { type: 'string', pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$' },
+  /**
+   * The Idempotency-Key header every service accepts: 1-255 printable ASCII characters, no
+   * spaces (what a mesh retry can carry unchanged); a UUID is the usual choice.
+   */
+  idempotencyKey: { type: 'string', minLength: 1, maxLength: 255, pattern: '^[\\x21-\\x7e]{1,255}$' },
   /** Query `limit` with a default. */
   limit: (fallback: number, max: number) => ({ type: 'integer', minimum: 1, maximum: max, default: fallback }),
 } as const;

@@ -34,10 +34,12 @@ function requireDistinctProducts(items: PlaceOrder['items']): void {
   });
 }
 
+const IDEMPOTENCY_KEY = new RegExp(schemas.idempotencyKey.pattern);
+
 function clientKey(headers: Record<string, string | string[] | undefined>): string | undefined {
   const key = headers['idempotency-key'];
   if (key === undefined) return undefined;
-  if (typeof key !== 'string' || !/^[\x21-\x7e]{1,255}$/.test(key))
+  if (typeof key !== 'string' || !IDEMPOTENCY_KEY.test(key))
     throw new AppError(400, 'IDEMPOTENCY_KEY_INVALID', 'idempotency-key must be 1-255 printable ASCII characters');
   return key;
 }
