@@ -54,7 +54,7 @@ up: synth ## kind cluster + Istio + add-ons + Strimzi + Kafka + the shop; conver
 down: install ## delete the kind cluster
 	$(MESHKIT_CLI) down
 
-status: synth ## what is in place and what `make up` would still do
+status: install ## what is in place and what `make up` would still do; changes nothing (no synth)
 	$(MESHKIT_CLI) status
 
 images: imports ## build the service images, load them into kind, restart what changed

@@ -1,3 +1,6 @@
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import type { KubeObject } from '../../cli/cluster-api.js';
 import { main, usage, type MainDeps } from '../../cli/main.js';
@@ -32,11 +35,36 @@ describe('the CLI entry point', () => {
     expect(w.output.at(-1)).toBe('no kind cluster meshkit: nothing to delete');
   });
 
-  it('make status without a cluster says so and exits 1', async () => {
+  it('make status without a cluster says so, lists what `make up` would do, runs nothing else and exits 1', async () => {
     const w = makeWorld();
     w.recorder.on('kind get clusters', { stdout: '' });
     expect(await main(['status'], deps(w))).toBe(1);
-    expect(w.output).toEqual(['meshkit status: kind cluster "meshkit"', '  pending  cluster      not created: `make up` creates it']);
+    expect(w.output.slice(0, 3)).toEqual([
+      'meshkit status: kind cluster "meshkit"',
+      '  pending  cluster      not created: `make up` creates it',
+      '`make up` would do, in order:',
+    ]);
+    expect(w.output.slice(3).map((l) => l.replace(/^ +\d+\. /, ''))).toEqual([
+      'preflight: tools, versions, memory, ports',
+      expect.stringMatching(/^kind cluster "meshkit" \(kindest\/node:v1\.34/),
+      'namespaces',
+      'database Secrets (random passwords, created only when missing)',
+      'service images (docker build, kind load)',
+      expect.stringMatching(/^Istio 1\.30\.\d+ /),
+      'Prometheus, Grafana, Kiali (Istio samples/addons)',
+      expect.stringMatching(/^Strimzi /),
+      'Kafka cluster and topics (Strimzi, KRaft)',
+      'shop manifests (dist/, server-side apply in dependency order)',
+      'databases ready (StatefulSets)',
+      'services ready (Deployments)',
+    ]);
+    expect(w.recorder.calls).toEqual(['kind get clusters']);
+  });
+
+  it('make status changes nothing: its Makefile target depends on no synth (which rewrites imports/ and dist/)', () => {
+    const makefile = readFileSync(join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'Makefile'), 'utf8');
+    const prerequisites = /^status:([^#\n]*)/m.exec(makefile)![1]!.trim().split(/\s+/);
+    expect(prerequisites).toEqual(['install']);
   });
 
   it('make status lists every step as done or pending with what it found, and exits 1 while something is pending', async () => {
