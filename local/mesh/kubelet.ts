@@ -516,7 +516,6 @@ export class Kubelet {
       hostIP: this.options.network.gatewayIp,
       hostIPs: [{ ip: this.options.network.gatewayIp }],
       startTime: runtime.startTime,
-      qosClass: 'Burstable',
       conditions: [condition('PodScheduled', true), condition('Initialized', true), condition('ContainersReady', ready), condition('Ready', ready)],
       containerStatuses: spec.containers.map((c) => {
         const state = runtime.containers.find((s) => s.name === c.name);

@@ -199,6 +199,7 @@ export async function startMeshShop(options: MeshShopOptions = {}): Promise<Mesh
     const slices = new Map<string, string>();
     let forward: PortForward | undefined;
     let running = true;
+    let ticks = 0;
     let lastError = '';
     const tick = async () => {
       await reconcileWorkloads(kube, namespaces, admit);
@@ -214,6 +215,7 @@ export async function startMeshShop(options: MeshShopOptions = {}): Promise<Mesh
       while (running) {
         try {
           await tick();
+          ticks++;
           lastError = '';
         } catch (error) {
           const message = error instanceof Error ? error.message : String(error);
@@ -274,7 +276,12 @@ export async function startMeshShop(options: MeshShopOptions = {}): Promise<Mesh
             log('Kafka topics created (KafkaTopic Ready)');
           }
         }
-        if (pods.length > 0 && notReady.length === 0 && topicsDone) return;
+        if (pods.length > 0 && notReady.length === 0 && topicsDone) {
+          // Ready once the controllers have seen it: EndpointSlices, DNS and ClusterIP rules include every pod.
+          const seen = ticks;
+          while (ticks < seen + 2 && Date.now() < deadline) await sleep(100);
+          return;
+        }
         if (Date.now() > deadline) {
           const failures = [...kubelet.startFailures].map(([pod, why]) => `\n  ${pod}: ${why}`).join('');
           const detail = notReady.map((p) => {

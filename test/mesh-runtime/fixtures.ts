@@ -15,6 +15,8 @@ http.createServer(async (req, res) => {
     } catch (e) { res.statusCode = 502; res.end(String(e.cause?.code ?? e.message)); }
     return;
   }
+  // No keep-alive: each call is a new connection, so kube-proxy's random choice is seen per call.
+  res.setHeader('connection', 'close');
   res.end(process.env.HOSTNAME + ' ' + (process.env.GREETING ?? ''));
 }).listen(Number(process.env.PORT), '0.0.0.0');
 `;
@@ -43,7 +45,7 @@ function deployment(namespace: string, name: string, replicas: number): KubeObje
                 { name: 'GREETING', value: 'hello from $(WHO)' },
               ],
               ports: [{ name: 'http', containerPort: 8080 }],
-              readinessProbe: { httpGet: { path: '/', port: 'http' }, periodSeconds: 1, failureThreshold: 1 },
+              readinessProbe: { httpGet: { path: '/', port: 'http' }, periodSeconds: 1, timeoutSeconds: 5, failureThreshold: 3 },
             },
           ],
         },
