@@ -1,3 +1,5 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { namespaces, services } from '../charts/platform.js';
 import { imageTag, settings, type Context } from './context.js';
@@ -33,13 +35,29 @@ export async function buildAndLoadImages(ctx: Pick<Context, 'runner' | 'repoRoot
       ['build', '--file', join(ctx.repoRoot, 'Dockerfile'), '--build-arg', `SERVICE=${spec.name}`, '--tag', image, ctx.repoRoot],
       {
         stream: true,
-        fix: `the build output above names the failing stage; \`docker build --build-arg SERVICE=${spec.name} .\` reproduces it`,
+        // The Dockerfile's `RUN --mount=type=cache` needs BuildKit, which is not the default builder of Docker 20.10-22 on Linux.
+        env: { DOCKER_BUILDKIT: '1' },
+        fix: `the build output above names the failing stage; \`DOCKER_BUILDKIT=1 docker build --build-arg SERVICE=${spec.name} .\` reproduces it`,
       },
     );
     if ((await imageId(ctx, image)) !== before) changed.push(spec.name);
   }
   const images = services.map((s) => imageName(s.name, tag));
-  await mustRun(ctx.runner, 'kind', ['load', 'docker-image', ...images, '--name', settings.clusterName], { stream: true });
+  const loaded = await ctx.runner.run('kind', ['load', 'docker-image', ...images, '--name', settings.clusterName], { stream: true });
+  let how = 'loaded into kind';
+  if (loaded.code !== 0) {
+    // `kind load docker-image` fails with Docker's containerd image store (Docker Desktop, Docker 29's default;
+    // kubernetes-sigs/kind#3795): an archive from `docker save` loads either way.
+    const dir = mkdtempSync(join(tmpdir(), 'meshkit-images-'));
+    const archive = join(dir, 'images.tar');
+    try {
+      await mustRun(ctx.runner, 'docker', ['save', '--output', archive, ...images], { fix: 'check the free disk space of the temp directory' });
+      await mustRun(ctx.runner, 'kind', ['load', 'image-archive', archive, '--name', settings.clusterName], { stream: true });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    how = 'loaded into kind through `docker save` + `kind load image-archive` (`kind load docker-image` failed)';
+  }
 
   const restarted: string[] = [];
   if (session) {
@@ -53,7 +71,7 @@ export async function buildAndLoadImages(ctx: Pick<Context, 'runner' | 'repoRoot
     }
   }
   return (
-    `${images.length} images built (${changed.length > 0 ? `changed: ${changed.join(', ')}` : 'none changed'}) and loaded into kind` +
+    `${images.length} images built (${changed.length > 0 ? `changed: ${changed.join(', ')}` : 'none changed'}) and ${how}` +
     (restarted.length > 0 ? `; restarted ${restarted.join(', ')}` : '')
   );
 }

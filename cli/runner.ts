@@ -14,6 +14,8 @@ export interface RunOptions {
   /** Killed (SIGTERM) after this long; the result then has code 124. */
   readonly timeoutMs?: number;
   readonly cwd?: string;
+  /** Variables added to this process's environment for the command (DOCKER_BUILDKIT=1). @default - none */
+  readonly env?: Readonly<Record<string, string>>;
   /** Echo the output live (indented) while still capturing it: for minutes-long commands such as `docker build`. */
   readonly stream?: boolean;
 }
@@ -91,7 +93,11 @@ export class ProcessRunner implements CommandRunner {
     return new Promise((resolve) => {
       let stdout = '';
       let stderr = '';
-      const child = spawn(command, args, { cwd: options.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+      const child = spawn(command, args, {
+        cwd: options.cwd,
+        env: options.env ? { ...process.env, ...options.env } : undefined,
+        stdio: ['pipe', 'pipe', 'pipe'],
+      });
       let timedOut = false;
       const timer = options.timeoutMs === undefined ? undefined : setTimeout(() => ((timedOut = true), child.kill('SIGTERM')), options.timeoutMs);
       const onData = (chunk: Buffer, into: 'out' | 'err') => {

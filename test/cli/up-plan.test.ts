@@ -32,7 +32,7 @@ function scriptFreshMachine(w: World) {
       const id = state.imageIds.get(line.split(' ').at(-1)!);
       return id ? { stdout: `${id}\n` } : { code: 1, stderr: 'Error: No such image' };
     })
-    .on(/^docker build /, {}, (line) => state.imageIds.set(/--tag (\S+)/.exec(line)![1]!, `sha256:build${++state.builds}`))
+    .on(/^DOCKER_BUILDKIT=1 docker build /, {}, (line) => state.imageIds.set(/--tag (\S+)/.exec(line)![1]!, `sha256:build${++state.builds}`))
     .on(/^kind load docker-image /, { stdout: 'Image: "meshkit/user:dev" with ID "sha256:..." not yet present on node "meshkit-control-plane", loading...\n' })
     .on(`${w.dirs.istioHome}/bin/istioctl install --skip-confirmation --kubeconfig ${w.dirs.work}/kubeconfig -f ${w.dirs.work}/istio-operator.yaml`, {}, () => {
       for (const o of istioObjects()) w.cluster.putReady(o);
@@ -104,7 +104,7 @@ describe('make up on a machine without a cluster', () => {
       'kind get kubeconfig --name meshkit',
       ...services.flatMap((s) => [
         `docker image inspect --format '{{.Id}}' meshkit/${s}:dev`,
-        `docker build --file ${w.dirs.repo}/Dockerfile --build-arg SERVICE=${s} --tag meshkit/${s}:dev ${w.dirs.repo}`,
+        `DOCKER_BUILDKIT=1 docker build --file ${w.dirs.repo}/Dockerfile --build-arg SERVICE=${s} --tag meshkit/${s}:dev ${w.dirs.repo}`,
         `docker image inspect --format '{{.Id}}' meshkit/${s}:dev`,
       ]),
       `kind load docker-image ${services.map((s) => `meshkit/${s}:dev`).join(' ')} --name meshkit`,
@@ -241,11 +241,31 @@ describe('make up on a half-done cluster', () => {
     expect(w.recorder.calls.filter((c) => c.includes('istioctl install'))).toHaveLength(1);
   });
 
+  it('loads the images through docker save + kind load image-archive when kind load docker-image fails (containerd image store, kind#3795)', async () => {
+    const w = halfDone();
+    w.recorder
+      .on(/^DOCKER_BUILDKIT=1 docker build /)
+      .on(/^kind load docker-image /, { code: 1, stderr: 'ERROR: failed to detect containerd snapshotter' })
+      .on(/^docker save --output \S+\/images\.tar meshkit\/user:dev /)
+      .on(/^kind load image-archive \S+\/images\.tar --name meshkit$/)
+      .on(/^docker image inspect /, { stdout: 'sha256:same\n' });
+    const results = await up(w);
+    expect(detail(results, 'images')).toBe(
+      '5 images built (none changed) and loaded into kind through `docker save` + `kind load image-archive` (`kind load docker-image` failed)',
+    );
+    const loads = w.recorder.calls.filter((c) => /^(kind load|docker save)/.test(c));
+    expect(loads.map((c) => c.replace(/\/\S*\/images\.tar/, '<archive>'))).toEqual([
+      `kind load docker-image ${services.map((s) => `meshkit/${s}:dev`).join(' ')} --name meshkit`,
+      `docker save --output <archive> ${services.map((s) => `meshkit/${s}:dev`).join(' ')}`,
+      'kind load image-archive <archive> --name meshkit',
+    ]);
+  });
+
   it('restarts the Deployments whose image changed when images are rebuilt', async () => {
     const w = halfDone();
     w.cluster.putReady({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'order', namespace: 'shop' }, spec: { replicas: 2 } });
     w.recorder
-      .on(/^docker build /)
+      .on(/^DOCKER_BUILDKIT=1 docker build /)
       .on(/^kind load docker-image /)
       .once(`docker image inspect --format '{{.Id}}' meshkit/order:dev`, { stdout: 'sha256:old\n' })
       .on(/^docker image inspect /, { stdout: 'sha256:new\n' });

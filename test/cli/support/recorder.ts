@@ -1,4 +1,4 @@
-import { formatCommand, type CommandResult, type CommandRunner, type RunningCommand } from '../../../cli/runner.js';
+import { formatCommand, type CommandResult, type CommandRunner, type RunOptions, type RunningCommand } from '../../../cli/runner.js';
 
 export interface Script {
   /** The exact command line (as formatCommand prints it), or a pattern. */
@@ -32,8 +32,10 @@ export class Recorder implements CommandRunner {
     return this;
   }
 
-  async run(command: string, args: readonly string[]): Promise<CommandResult> {
-    const line = formatCommand(command, args);
+  async run(command: string, args: readonly string[], options: RunOptions = {}): Promise<CommandResult> {
+    // Variables set for the command are part of what was run: recorded as a shell would show them.
+    const env = Object.entries(options.env ?? {}).map(([k, v]) => `${k}=${v} `);
+    const line = `${env.join('')}${formatCommand(command, args)}`;
     this.calls.push(line);
     const index = this.scripts.findIndex((s) => (typeof s.match === 'string' ? s.match === line : s.match.test(line)));
     const script = this.scripts[index];
