@@ -178,6 +178,8 @@ export async function openLocal(withKafka: boolean, print: (line: string) => voi
   const orderSweep = { intervalMs: 1_000, staleMs: 15_000 };
   try {
     const shop = await startLocalShop({
+      // Fresh PGlite directories: five first starts at once take long on a busy laptop.
+      readyTimeoutMs: 180_000,
       kafkaBrokers: broker?.brokers,
       env: localShopEnv(orderSweep),
     });
