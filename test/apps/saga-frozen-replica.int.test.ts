@@ -45,8 +45,12 @@ afterAll(async () => {
   await Promise.allSettled([...pools.values()].map((p) => p.end()));
 });
 
-const chaos = (shop: LocalShop, failRate: number) =>
-  failRate > 0 ? request(shop.adminUrls.payment, 'POST', '/admin/chaos', { json: { failRate } }) : request(shop.adminUrls.payment, 'DELETE', '/admin/chaos');
+const chaos = (shop: LocalShop, settings: { failRate?: number; latencyMs?: number } | undefined) =>
+  settings ? request(shop.adminUrls.payment, 'POST', '/admin/chaos', { json: settings }) : request(shop.adminUrls.payment, 'DELETE', '/admin/chaos');
+const bothPayments = async (settings: { failRate?: number; latencyMs?: number } | undefined) => {
+  await chaos(replicaA, settings);
+  await chaos(replicaB, settings);
+};
 
 async function stockOf(): Promise<Map<string, number>> {
   const rows = await db('product').query<{ product_id: string; available: number }>('SELECT product_id, available FROM inventory WHERE product_id = ANY($1)', [
@@ -92,7 +96,10 @@ async function expectBooksBalanced(initialStock: Map<string, number>): Promise<{
     const succeeded = mine.filter((c) => c.status === 'SUCCEEDED');
     if (order.status === 'CONFIRMED') {
       // Exactly one successful charge, the one the order names; its stock committed.
-      expect(succeeded.map((c) => c.id), `order ${order.id}`).toEqual([order.charge_id]);
+      expect(
+        succeeded.map((c) => c.id),
+        `order ${order.id}`,
+      ).toEqual([order.charge_id]);
       expect(reservations.get(order.id), `order ${order.id}`).toBe('COMMITTED');
     } else {
       // No money kept for an order never confirmed; stock not held.
@@ -133,19 +140,20 @@ describe('the order saga with a replica frozen past the stale time', () => {
           headers: { 'x-user-id': userId },
           json: { items: [{ productId: PRODUCTS[i % PRODUCTS.length]!, quantity: 1 + (i % 2) }] },
         }).catch((err: unknown) => ({ status: 0, body: String(err) }));
-      await chaos(replicaA, 0.5);
-      await chaos(replicaB, 0.5);
-      const onA = Array.from({ length: ORDERS_PER_REP }, (_, i) => sleep(i * 7).then(() => place(replicaA, i)));
-      await sleep(40 + rep * 30);
+      // A slow payment service: when A freezes, many of its sagas are inside the charge call,
+      // whose charge then goes through while A sleeps (the case where money can be kept).
+      await bothPayments({ latencyMs: 400 });
+      const onA = Array.from({ length: ORDERS_PER_REP }, (_, i) => sleep(i * 10).then(() => place(replicaA, i)));
+      await sleep(250 + rep * 100);
       await a.kill('SIGSTOP');
       const onB = Array.from({ length: ORDERS_PER_REP / 3 }, (_, i) => place(replicaB, i));
       // Frozen well past the stale time: B's sweep takes A's orders over and compensates them.
       await sleep(STALE_MS * 2.5);
+      // A wakes into a payment service failing half its requests, then the fault clears.
+      await bothPayments({ failRate: 0.5 });
       await a.kill('SIGCONT');
-      // A wakes into a payment service still failing half its requests, then the fault clears.
       await sleep(1_500);
-      await chaos(replicaA, 0);
-      await chaos(replicaB, 0);
+      await bothPayments(undefined);
       const answers = await Promise.all([...onA, ...onB]);
       // Every answer is a decision or "still settling" (202), never a server error of the order service.
       for (const answer of answers) expect([200, 201, 202]).toContain(answer.status);
