@@ -43,7 +43,7 @@ interface PodSpec {
   restartPolicy?: 'Always' | 'OnFailure' | 'Never';
   securityContext?: { runAsUser?: number; runAsGroup?: number; fsGroup?: number };
   terminationGracePeriodSeconds?: number;
-  volumes?: { name: string }[];
+  volumes?: { name: string; persistentVolumeClaim?: { claimName: string } }[];
 }
 
 /** A proxy as it runs (a sidecar, or a gateway's proxy container). */
@@ -272,16 +272,14 @@ export class Kubelet {
     this.options.onChange?.();
   }
 
-  /** Every volume of the pod as a directory; a claim from volumeClaimTemplates survives the pod (same name). */
+  /** Every volume of the pod as a directory; a PersistentVolumeClaim's outlives the pod (same claim name, same directory). */
   private prepareVolumes(runtime: PodRuntime, spec: PodSpec): Record<string, string> {
     const dirs: Record<string, string> = {};
-    const names = new Set([...(spec.volumes ?? []).map((v) => v.name), ...spec.containers.flatMap((c) => (c.volumeMounts ?? []).map((m) => m.name))]);
-    for (const volume of names) {
-      const declared = (spec.volumes ?? []).some((v) => v.name === volume);
-      // A mount with no pod volume comes from a StatefulSet claim template: <claim>-<pod>, kept across restarts.
-      const dir = declared ? join(this.options.runDir, 'volumes', runtime.uid, volume) : join(this.options.runDir, 'claims', `${volume}-${runtime.name}`);
+    for (const volume of spec.volumes ?? []) {
+      const claim = volume.persistentVolumeClaim?.claimName;
+      const dir = claim ? join(this.options.runDir, 'claims', claim) : join(this.options.runDir, 'volumes', runtime.uid, volume.name);
       mkdirSync(dir, { recursive: true, mode: 0o755 });
-      dirs[volume] = dir;
+      dirs[volume.name] = dir;
     }
     return dirs;
   }

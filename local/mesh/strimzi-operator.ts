@@ -124,6 +124,7 @@ export function strimziObjects(objects: readonly KubeObject[]): KubeObject[] {
           restartPolicy: 'Always',
           terminationGracePeriodSeconds: 30,
           securityContext: { runAsUser: 0, runAsGroup: 0 },
+          volumes: [{ name: 'data-0', persistentVolumeClaim: { claimName: `data-0-${podName}` } }],
           containers: [
             {
               name: 'kafka',

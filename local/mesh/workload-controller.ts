@@ -33,7 +33,13 @@ interface Template {
 }
 
 interface Workload extends KubeObject {
-  spec: { replicas?: number; template: Template; serviceName?: string; selector?: { matchLabels?: Record<string, string> } };
+  spec: {
+    replicas?: number;
+    template: Template;
+    serviceName?: string;
+    selector?: { matchLabels?: Record<string, string> };
+    volumeClaimTemplates?: { metadata: { name: string } }[];
+  };
 }
 
 function ownerRef(owner: KubeObject, controller = true): Record<string, unknown> {
@@ -208,7 +214,18 @@ async function reconcileStatefulSet(kube: KubeClient, statefulSet: Workload, pod
       kube,
       podFrom(statefulSet.spec.template, podName, namespace, statefulSet, {
         labels: { 'statefulset.kubernetes.io/pod-name': podName, 'apps.kubernetes.io/pod-index': String(ordinal), 'controller-revision-hash': revision },
-        spec: { hostname: podName, subdomain: statefulSet.spec.serviceName },
+        spec: {
+          hostname: podName,
+          subdomain: statefulSet.spec.serviceName,
+          // The claims of volumeClaimTemplates, as the StatefulSet controller names them: <template>-<pod>.
+          volumes: [
+            ...(((statefulSet.spec.template.spec.volumes as unknown[]) ?? []) as object[]),
+            ...(statefulSet.spec.volumeClaimTemplates ?? []).map((t) => ({
+              name: t.metadata.name,
+              persistentVolumeClaim: { claimName: `${t.metadata.name}-${podName}` },
+            })),
+          ],
+        },
       }),
     );
   }
