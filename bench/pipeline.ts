@@ -249,9 +249,9 @@ async function main(): Promise<void> {
               "events enter order's outbox through the kit's recordEvent (one INSERT each), in transactions of up to 200 every 10 ms from the benchmark process",
             lag: 'notifications.created_at - outbox.created_at: both now() of their transactions on the same PostgreSQL server',
             relay:
-              "order's OutboxRelay: batches of up to 100, idempotent producer, acks=all, one request in flight, 200 ms pause only when the outbox was empty",
+              "order's OutboxRelay: batches of up to 1000 (one UPDATE marks a batch sent), idempotent producer, acks=all, one request in flight, 200 ms pause only when the outbox was empty",
             consumer:
-              "notification's KafkaConsumerWorker: eachMessage, partitions consumed concurrently (up to 4), one transaction per event (processed id + notification)",
+              "notification's KafkaConsumerWorker: eachBatch, partitions consumed concurrently (up to 4), one transaction per batch of up to 500 messages of a partition (processed ids in one INSERT, notifications in one), offsets resolved after its commit",
             partitions: 'orders.events has the partitions of the platform model (charts/platform.ts)',
           },
           consumerJoinMs: joined.ms,

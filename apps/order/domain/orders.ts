@@ -66,8 +66,11 @@ export const orderView = (o: Order) => ({
   updatedAt: o.updatedAt.toISOString(),
 });
 
+/** What an order event says about the order. */
+export type OrderEventSource = Pick<Order, 'id' | 'userId' | 'status' | 'totalCents' | 'currency' | 'items' | 'cancelReason' | 'refunded'>;
+
 /** Event payload on orders.events (v1), shared by OrderCreated, OrderConfirmed and OrderCancelled. */
-export const orderEventData = (o: Order) => ({
+export const orderEventData = (o: OrderEventSource) => ({
   orderId: o.id,
   userId: o.userId,
   status: o.status,

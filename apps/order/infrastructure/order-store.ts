@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { recordEvent, type Database, type Queryable } from '../../kit/index.js';
-import { orderEventData, type Order, type OrderLine, type OrderStatus, type SagaStep } from '../domain/orders.js';
+import { OUTBOX_COLUMNS, outboxEntry, outboxValues, type Database, type Queryable } from '../../kit/index.js';
+import { orderEventData, type Order, type OrderEventSource, type OrderLine, type OrderStatus, type SagaStep } from '../domain/orders.js';
 import { LeaseLost, type ReserveResult, type SagaLog } from '../domain/saga.js';
 
 export const ORDERS_TOPIC = 'orders.events';
@@ -40,30 +40,48 @@ export interface NewOrder {
 
 const EVENT_TYPES: Record<OrderStatus, string> = { PENDING: 'OrderCreated', CONFIRMED: 'OrderConfirmed', CANCELLED: 'OrderCancelled' };
 
-/** Orders, their lines and their events; every state change and its event share one transaction. */
+/**
+ * Orders, their lines and their events; every state change and its event share one statement
+ * (so one transaction, and one round trip: the event is built from what the change writes and
+ * inserted by the same statement, only when the change happened).
+ */
 export class OrderStore implements SagaLog {
   constructor(private readonly db: Database) {}
 
   /** Creates the order with OrderCreated, or returns the one already created under the client's key. */
-  create(input: NewOrder): Promise<{ order: Order; created: boolean; requestHash: string }> {
-    return this.db.transaction(async (tx) => {
-      const id = randomUUID();
-      const [row] = await tx.query<OrderRow>(
-        `INSERT INTO orders (id, user_id, status, step, payment_token, client_key, request_hash) VALUES ($1, $2, 'PENDING', 'NEW', $3, $4, $5)
-         ON CONFLICT (user_id, client_key) DO NOTHING RETURNING *`,
-        [id, input.userId, input.paymentToken, input.clientKey ?? null, input.requestHash],
-      );
-      if (!row) {
-        const [existing] = await tx.query<OrderRow>('SELECT * FROM orders WHERE user_id = $1 AND client_key = $2', [input.userId, input.clientKey]);
-        return { order: await this.hydrate(tx, existing!), created: false, requestHash: existing!.request_hash };
-      }
-      for (const item of input.items) {
-        await tx.query('INSERT INTO order_items (order_id, product_id, quantity) VALUES ($1, $2, $3)', [id, item.productId, item.quantity]);
-      }
-      const order = await this.hydrate(tx, row);
-      await this.event(tx, order);
-      return { order, created: true, requestHash: row.request_hash };
+  async create(input: NewOrder): Promise<{ order: Order; created: boolean; requestHash: string }> {
+    const id = randomUUID();
+    const lines: OrderLine[] = [...input.items]
+      .sort((a, b) => (a.productId < b.productId ? -1 : a.productId > b.productId ? 1 : 0))
+      .map((i) => ({ productId: i.productId, quantity: i.quantity, unitPriceCents: null }));
+    const event = this.eventOf({
+      id,
+      userId: input.userId,
+      status: 'PENDING',
+      totalCents: null,
+      currency: null,
+      items: lines,
+      cancelReason: null,
+      refunded: false,
     });
+    // Order, lines and OrderCreated in one statement; nothing of it when the client's key was used before.
+    const [row] = await this.db.query<OrderRow>(
+      `WITH o AS (
+         INSERT INTO orders (id, user_id, status, step, payment_token, client_key, request_hash) VALUES ($1, $2, 'PENDING', 'NEW', $3, $4, $5)
+         ON CONFLICT (user_id, client_key) DO NOTHING RETURNING *
+       ), i AS (
+         INSERT INTO order_items (order_id, product_id, quantity) SELECT o.id, x.product_id, x.quantity FROM o, unnest($6::text[], $7::int[]) AS x (product_id, quantity)
+       ), e AS (
+         INSERT INTO outbox (${OUTBOX_COLUMNS}) SELECT ${outboxValues(8)} FROM o
+       )
+       SELECT * FROM o`,
+      [id, input.userId, input.paymentToken, input.clientKey ?? null, input.requestHash, lines.map((l) => l.productId), lines.map((l) => l.quantity), ...event],
+    );
+    if (!row) {
+      const [existing] = await this.db.query<OrderRow>('SELECT * FROM orders WHERE user_id = $1 AND client_key = $2', [input.userId, input.clientKey]);
+      return { order: await this.hydrate(this.db, existing!), created: false, requestHash: existing!.request_hash };
+    }
+    return { order: toOrder(row, lines), created: true, requestHash: row.request_hash };
   }
 
   async find(id: string): Promise<Order | undefined> {
@@ -107,21 +125,33 @@ export class OrderStore implements SagaLog {
     });
   }
 
-  reserved(order: Order, priced: ReserveResult & { ok: true }): Promise<Order> {
-    return this.change(order, async (tx) => {
-      for (const item of priced.items) {
-        await tx.query('UPDATE order_items SET unit_price_cents = $3 WHERE order_id = $1 AND product_id = $2', [order.id, item.productId, item.unitPriceCents]);
-      }
-      return ["step = 'RESERVED', total_cents = $3, currency = $4", [priced.totalCents, priced.currency]];
-    });
+  async reserved(order: Order, priced: ReserveResult & { ok: true }): Promise<Order> {
+    const prices = new Map(priced.items.map((i) => [i.productId, i.unitPriceCents]));
+    const lines = order.items.map((l) => ({ ...l, unitPriceCents: prices.get(l.productId) ?? l.unitPriceCents }));
+    const priceUpdates = lines.filter((l) => prices.has(l.productId));
+    // The lines are updated only through the order row the compare-and-set returned (locked by it):
+    // a lost lease changes neither.
+    const [row] = await this.db.query<OrderRow>(
+      `WITH u AS (
+         UPDATE orders SET step = 'RESERVED', total_cents = $3, currency = $4, updated_at = now()
+         WHERE id = $1 AND lease = $2 AND status = 'PENDING' RETURNING *
+       ), i AS (
+         UPDATE order_items oi SET unit_price_cents = x.price FROM u, unnest($5::text[], $6::int[]) AS x (product_id, price)
+         WHERE oi.order_id = u.id AND oi.product_id = x.product_id
+       )
+       SELECT * FROM u`,
+      [order.id, order.lease, priced.totalCents, priced.currency, priceUpdates.map((l) => l.productId), priceUpdates.map((l) => l.unitPriceCents)],
+    );
+    if (!row) throw new LeaseLost(order.id);
+    return toOrder(row, lines);
   }
 
   charging(order: Order): Promise<Order> {
-    return this.change(order, async () => ["step = 'CHARGING'", []]);
+    return this.change(order, "step = 'CHARGING'", []);
   }
 
   charged(order: Order, chargeId: string): Promise<Order> {
-    return this.change(order, async () => ["step = 'CHARGED', charge_id = $3", [chargeId]]);
+    return this.change(order, "step = 'CHARGED', charge_id = $3", [chargeId]);
   }
 
   confirmed(order: Order): Promise<Order> {
@@ -133,7 +163,7 @@ export class OrderStore implements SagaLog {
   }
 
   compensationPending(order: Order, reason: string): Promise<Order> {
-    return this.change(order, async () => ['cancel_reason = $3', [reason]]);
+    return this.change(order, 'cancel_reason = $3', [reason]);
   }
 
   async current(orderId: string): Promise<Order> {
@@ -142,38 +172,36 @@ export class OrderStore implements SagaLog {
     return order;
   }
 
-  /** Ends the order and emits its event, only while `order.lease` still holds it PENDING. */
-  private finish(order: Order, status: 'CONFIRMED' | 'CANCELLED', reason: string | null, refunded: boolean): Promise<Order> {
-    return this.db.transaction(async (tx) => {
-      const [row] = await tx.query<OrderRow>(
-        `UPDATE orders SET status = $3, cancel_reason = $4, charge_refunded = $5, updated_at = now()
-         WHERE id = $1 AND lease = $2 AND status = 'PENDING' RETURNING *`,
-        [order.id, order.lease, status, reason, refunded],
-      );
-      if (!row) throw new LeaseLost(order.id);
-      const ended = await this.hydrate(tx, row);
-      await this.event(tx, ended);
-      return ended;
-    });
+  /**
+   * Ends the order and emits its event, only while `order.lease` still holds it PENDING: one
+   * statement, whose event insert runs only for the row the compare-and-set returned. The
+   * event describes the order as this write leaves it (the lease holder's copy of the order is
+   * the stored one: nobody else may write it).
+   */
+  private async finish(order: Order, status: 'CONFIRMED' | 'CANCELLED', reason: string | null, refunded: boolean): Promise<Order> {
+    const event = this.eventOf({ ...order, status, cancelReason: reason, refunded });
+    const [row] = await this.db.query<OrderRow>(
+      `WITH u AS (
+         UPDATE orders SET status = $3, cancel_reason = $4, charge_refunded = $5, updated_at = now()
+         WHERE id = $1 AND lease = $2 AND status = 'PENDING' RETURNING *
+       ), e AS (
+         INSERT INTO outbox (${OUTBOX_COLUMNS}) SELECT ${outboxValues(6)} FROM u
+       )
+       SELECT * FROM u`,
+      [order.id, order.lease, status, reason, refunded, ...event],
+    );
+    if (!row) throw new LeaseLost(order.id);
+    return toOrder(row, order.items);
   }
 
-  /** One saga step: a compare-and-set on the lease, which it also renews (updated_at). */
-  private change(order: Order, apply: (tx: Queryable) => Promise<[string, unknown[]]>): Promise<Order> {
-    return this.db.transaction(async (tx) => {
-      // Lock and compare first, so the item updates of `apply` never touch an order we do not hold.
-      const [held] = await tx.query<{ id: string }>("SELECT id FROM orders WHERE id = $1 AND lease = $2 AND status = 'PENDING' FOR UPDATE", [
-        order.id,
-        order.lease,
-      ]);
-      if (!held) throw new LeaseLost(order.id);
-      const [assignments, params] = await apply(tx);
-      const [row] = await tx.query<OrderRow>(`UPDATE orders SET ${assignments}, updated_at = now() WHERE id = $1 AND lease = $2 RETURNING *`, [
-        order.id,
-        order.lease,
-        ...params,
-      ]);
-      return this.hydrate(tx, row!);
-    });
+  /** One saga step: a compare-and-set on the lease, which it also renews (updated_at); one statement. */
+  private async change(order: Order, assignments: string, params: unknown[]): Promise<Order> {
+    const [row] = await this.db.query<OrderRow>(
+      `UPDATE orders SET ${assignments}, updated_at = now() WHERE id = $1 AND lease = $2 AND status = 'PENDING' RETURNING *`,
+      [order.id, order.lease, ...params],
+    );
+    if (!row) throw new LeaseLost(order.id);
+    return toOrder(row, order.items);
   }
 
   private async hydrate(q: Queryable, row: OrderRow): Promise<Order> {
@@ -181,13 +209,17 @@ export class OrderStore implements SagaLog {
     return toOrder(row, items);
   }
 
-  private async event(tx: Queryable, order: Order): Promise<void> {
-    await recordEvent(tx, { topic: ORDERS_TOPIC, key: order.id, type: EVENT_TYPES[order.status], source: 'order', data: orderEventData(order) });
+  /** The outbox row's parameters of the event for an order in the state given. */
+  private eventOf(order: OrderEventSource): string[] {
+    return outboxEntry({ topic: ORDERS_TOPIC, key: order.id, type: EVENT_TYPES[order.status], source: 'order', data: orderEventData(order) }).params;
   }
 }
 
-function toOrder(row: OrderRow, items: readonly ItemRow[]): Order {
-  const lines: OrderLine[] = items.map((i) => ({ productId: i.product_id, quantity: i.quantity, unitPriceCents: i.unit_price_cents }));
+const toLine = (i: ItemRow): OrderLine => ({ productId: i.product_id, quantity: i.quantity, unitPriceCents: i.unit_price_cents });
+
+/** The order from its row, and its lines as read (rows) or as the lease holder knows them (lines, ordered by product id). */
+function toOrder(row: OrderRow, items: readonly ItemRow[] | readonly OrderLine[]): Order {
+  const lines: readonly OrderLine[] = items.map((i) => ('product_id' in i ? toLine(i) : i));
   return {
     id: row.id,
     userId: row.user_id,
