@@ -10,7 +10,10 @@ interface CpuProfile {
 
 /** Where CPU goes in a server's main thread, by the first category found walking each sample's stack from the leaf up. */
 const CATEGORIES: ReadonlyArray<readonly [string, RegExp]> = [
-  ["the ServiceClient's calls (HTTP client: Node's built-in fetch (undici) until 2026-12-02, node:http with a keep-alive Agent since)", /undici|webstreams|abort_controller|domexception|js_transferable|_http_client|_http_agent|apps\/kit\/http-client/],
+  [
+    "the ServiceClient's calls (HTTP client: Node's built-in fetch (undici) until 2026-12-02, node:http with a keep-alive Agent since)",
+    /undici|webstreams|abort_controller|domexception|js_transferable|_http_client|_http_agent|apps\/kit\/http-client/,
+  ],
   ['pg (PostgreSQL driver, its socket writes included)', /node_modules\/pg/],
   ['express, router, body parsing', /node_modules\/(express|router|body-parser|raw-body|finalhandler|send|qs|type-is|content-type|iconv-lite)\//],
   ['ajv (validation)', /node_modules\/ajv/],
