@@ -1,4 +1,6 @@
 import type { TestProject } from 'vitest/node';
+import { ensureEnvoy } from '../../infra/envoy.js';
+import { ensureIstio } from '../../infra/istio.js';
 import { startKafkaBroker } from '../../infra/kafka-broker.js';
 import { startKubeApiserver } from '../../infra/kube-apiserver.js';
 import { startPostgres } from '../../infra/postgres.js';
@@ -10,8 +12,11 @@ import { startPostgres } from '../../infra/postgres.js';
  * there is no skip path.
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  // Istio's binaries (a cold build is the longest step of CI) and Envoy are provisioned here,
+  // beside the servers, so the mesh tests find them cached; a failure fails the run like the rest.
+  const mesh = Promise.allSettled([ensureIstio(), ensureEnvoy()]);
   const started = await Promise.allSettled([startKubeApiserver(), startKafkaBroker(), startPostgres()]);
-  const failures = started.filter((s): s is PromiseRejectedResult => s.status === 'rejected');
+  const failures = [...started, ...(await mesh)].filter((s): s is PromiseRejectedResult => s.status === 'rejected');
   const running = started.filter((s) => s.status === 'fulfilled').map((s) => s.value);
   const stopAll = async () => {
     await Promise.allSettled(running.map((component) => component.stop()));
