@@ -86,7 +86,8 @@ dev: install ## the shop as local processes behind a local edge on :8080 (PGlite
 # ---------------------------------------------------------------------------------------------
 # The whole shop on a real Istio data plane without Docker (local/mesh/): dist/ applied to a local
 # kube-apiserver, each pod a network namespace with its own address, istiod, sidecars, the ingress
-# gateway on :8080. Linux and root only (checked first). `exec`: see `dev` above.
+# gateway on :8080. Linux and root only (checked first). `exec`: the launcher replaces the shell,
+# so a SIGTERM make passes on reaches it; Ctrl-C and SIGHUP reach it directly.
 .PHONY: mesh
 
 mesh: install ## the shop on a real Istio mesh in network namespaces (Linux, root): gateway on :8080, Ctrl-C removes everything

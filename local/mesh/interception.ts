@@ -29,8 +29,34 @@ export function istioIptablesArgs(): string[] {
   ];
 }
 
-/** Installs Istio's rules in the pod's namespace; returns the nat table as it is then (for the record). */
+/** The agent's and Envoy's own ports in the pod, never captured (the template's --istio-local-exclude-ports). */
+export const proxyPorts = [15000, 15020, 15021, 15090] as const;
+
+/**
+ * Installs Istio's rules in the pod's namespace; returns the nat table as it is then (for the record).
+ * One rule is added in front: with the proxy's owner being root, ISTIO_OUTPUT would send a root
+ * process's connection to the pod's own address over `lo` (startSidecar's readiness check of
+ * the agent at <podIP>:15020) into the inbound listener, where STRICT mTLS refuses it; the
+ * proxy's own ports are therefore returned before ISTIO_OUTPUT, as they are excluded inbound.
+ */
 export async function interceptPod(network: PodNetwork, podName: string, pilotAgent: string): Promise<string> {
   await network.exec(podName, pilotAgent, istioIptablesArgs(), { timeoutMs: 30_000 });
+  await network.exec(podName, 'iptables', [
+    '-t',
+    'nat',
+    '-I',
+    'OUTPUT',
+    '1',
+    '-o',
+    'lo',
+    '-p',
+    'tcp',
+    '-m',
+    'multiport',
+    '--dports',
+    proxyPorts.join(','),
+    '-j',
+    'RETURN',
+  ]);
   return network.exec(podName, 'iptables-save', ['-t', 'nat']);
 }

@@ -82,6 +82,8 @@ export interface KubeletOptions {
   /** Run directory: `logs/<pod>_<container>.log`, `volumes/<pod>/<volume>`. */
   readonly runDir: string;
   readonly sidecars?: SidecarHook;
+  /** Progress and failures (a pod that could not start, and why). @default - none */
+  readonly log?: (line: string) => void;
   /** Called when a pod's readiness changes or a pod starts or stops (the controllers reconcile). */
   readonly onChange?: () => void;
 }
@@ -194,7 +196,11 @@ export class Kubelet {
       if ([...this.pods.values()].some((p) => p.name === object.metadata.name)) continue;
       this.starting.add(uid);
       void this.startPod(object)
-        .catch((error: unknown) => this.failures.set(object.metadata.name, error instanceof Error ? error.message : String(error)))
+        .catch((error: unknown) => {
+          const why = error instanceof Error ? error.message : String(error);
+          this.failures.set(object.metadata.name, why);
+          this.options.log?.(`pod ${object.metadata.namespace}/${object.metadata.name} could not start: ${why.split('\n').slice(0, 3).join(' | ')}`);
+        })
         .finally(() => this.starting.delete(uid));
     }
   }

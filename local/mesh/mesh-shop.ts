@@ -195,7 +195,7 @@ export async function startMeshShop(options: MeshShopOptions = {}): Promise<Mesh
 
     const nodeProxy = new NodeProxy(kube, network);
     let wake: (() => void) | undefined;
-    const kubelet = new Kubelet({ kube, network, nodeProxy, runDir, sidecars, onChange: () => wake?.() });
+    const kubelet = new Kubelet({ kube, network, nodeProxy, runDir, sidecars, log, onChange: () => wake?.() });
     const slices = new Map<string, string>();
     let forward: PortForward | undefined;
     let running = true;
