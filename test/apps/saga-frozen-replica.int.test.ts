@@ -14,8 +14,8 @@ import { request } from './support.js';
 const { url: postgresUrl } = inject('postgres');
 const run = randomUUID().replaceAll('-', '').slice(0, 10);
 const STALE_MS = 1_000;
-/** Repetitions of the freeze; each places ORDERS_PER_REP orders. */
-const REPS = 3;
+/** Repetitions of the freeze (3 in the suite; FROZEN_REPLICA_REPS=10 for the acceptance run); each places ORDERS_PER_REP orders. */
+const REPS = Number(process.env['FROZEN_REPLICA_REPS'] ?? 3);
 const ORDERS_PER_REP = 30;
 const PRODUCTS = ['ceramic-mug', 'espresso-beans', 'filter-beans'] as const;
 
