@@ -27,13 +27,13 @@ export const overload: Scenario = {
     requestTimeoutMs: 10_000,
     restoreTimeoutMs: 10_000,
   },
-  // A laptop's processes cannot serve 450/s at baseline, which would leave nothing to compare with.
-  localDefaults: { ratePerSecond: 100, concurrency: 500 },
+  // A laptop's processes (PGlite: one connection per service) cannot serve 450/s at baseline, which would leave nothing to compare with.
+  localDefaults: { ratePerSecond: 30, concurrency: 500 },
   unsupported: () => undefined,
   notes: (env) =>
     env.mode === 'local'
       ? [
-          'local mode has no Envoy and so no connection pool: nothing sheds load, the service takes every request and they wait in its event loop. The shedding checks need a mesh (verdict EXPECTED FAIL); the latency columns show what queueing instead of shedding looks like. Locally the rate is 100/s, which a laptop serves at baseline.',
+          'local mode has no Envoy and so no connection pool: nothing sheds load, the service takes every request and they wait in its event loop. The shedding checks need a mesh (verdict EXPECTED FAIL); the latency columns show what queueing instead of shedding looks like. Locally the rate is 30/s: the product service on PGlite (one connection) serves it at baseline on a laptop.',
         ]
       : [
           'the load runs from this machine through the kind gateway; the limits are the shipped DestinationRule of product, enforced by the gateway’s Envoy for its calls to product.',

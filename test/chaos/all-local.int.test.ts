@@ -12,7 +12,7 @@ import { join } from 'node:path';
 // expected, what the app does holds, what cannot run here says so, and nothing is an ERROR.
 
 describe('make chaos SCENARIO=all ARGS=--local', () => {
-  it('gives each scenario its right verdict, restocks between scenarios when needed, and exits 0', async () => {
+  it('gives each scenario its right verdict (INCONCLUSIVE, never FAIL, when a baseline is unhealthy), restocks on PGlite, and exits 0 (or 3 when inconclusive)', async () => {
     const out: string[] = [];
     const json = join(mkdtempSync(join(tmpdir(), 'meshkit-chaos-all-')), 'reports.json');
     let restocked: string | undefined;
@@ -35,18 +35,26 @@ describe('make chaos SCENARIO=all ARGS=--local', () => {
     const text = out.join('\n');
     console.log(`chaos all --local: ${seconds} s; ${reports.map((r) => `${r.scenario.number} ${r.verdict}`).join(', ')}`);
     expect(restocked).toMatch(/^UPDATE inventory SET available = GREATEST\(available, 1000\) in product's PGlite/);
-    expect(Object.fromEntries(reports.map((r) => [r.scenario.id, r.verdict])), text).toEqual({
-      'faulty-payment-pod': 'EXPECTED FAIL',
-      'slow-product': 'PASS',
-      overload: 'EXPECTED FAIL',
-      'edge-fault': 'NOT RUN',
-      'kafka-broker-kill': 'NOT RUN',
-      'database-kill': 'NOT RUN',
-      'naive-retry': 'PASS',
-    });
-    expect(code).toBe(0);
+    const verdict = (id: string) => reports.find((r) => r.scenario.id === id)!;
+    const baselineHeld = (id: string) => verdict(id).checks.find((c) => c.baseline)?.outcome === 'pass';
+    // What needs a mesh fails as expected when the baseline held; an unhealthy baseline (a busy machine) is INCONCLUSIVE, never FAIL.
+    for (const id of ['faulty-payment-pod', 'overload']) expect(verdict(id).verdict, text).toBe(baselineHeld(id) ? 'EXPECTED FAIL' : 'INCONCLUSIVE');
+    for (const id of ['slow-product', 'naive-retry']) expect(verdict(id).verdict, text).toBe(baselineHeld(id) ? 'PASS' : 'INCONCLUSIVE');
+    for (const id of ['edge-fault', 'kafka-broker-kill', 'database-kill']) expect(verdict(id).verdict).toBe('NOT RUN');
+    expect(reports.map((r) => r.scenario.id)).toEqual([
+      'faulty-payment-pod',
+      'slow-product',
+      'overload',
+      'edge-fault',
+      'kafka-broker-kill',
+      'database-kill',
+      'naive-retry',
+    ]);
+    expect(reports.filter((r) => r.verdict === 'FAIL' || r.verdict === 'ERROR')).toEqual([]);
+    const inconclusive = reports.filter((r) => r.verdict === 'INCONCLUSIVE').length;
+    expect(code).toBe(inconclusive > 0 ? 3 : 0);
     expect(text).toContain('summary:');
-    expect(text).toMatch(/2 passed, 2 failed as expected without a mesh, 0 failed for real, 0 inconclusive, 3 not run → exit 0/);
+    expect(text).toMatch(/\d passed, \d failed as expected without a mesh, 0 failed for real, \d inconclusive, 3 not run → exit [03]/);
     expect(text).toContain('legend:');
   }, 900_000);
 });
