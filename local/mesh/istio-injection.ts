@@ -28,6 +28,8 @@ import { interceptPod } from './interception.js';
 export const proxyImage = 'docker.io/istio/proxyv2';
 export const gatewayNamespace = 'istio-system';
 export const gatewayName = 'istio-ingressgateway';
+/** The gateway's ServiceAccount as Istio's default install names it: the principal meshkit's policies allow (mesh/edge-gateway.ts). */
+export const gatewayServiceAccount = 'istio-ingressgateway-service-account';
 /** The port the gateway's Envoy listens on for the Gateway's port 80 (the chart's targetPort). */
 export const gatewayTargetPort = 8080;
 
@@ -95,7 +97,7 @@ function workloadOf(pod: KubeObject): string {
 export function gatewayObjects(istioVersion: string): KubeObject[] {
   const labels = { app: gatewayName, istio: 'ingressgateway' };
   return [
-    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: gatewayName, namespace: gatewayNamespace, labels } },
+    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: gatewayServiceAccount, namespace: gatewayNamespace, labels } },
     {
       apiVersion: 'v1',
       kind: 'Service',
@@ -122,7 +124,7 @@ export function gatewayObjects(istioVersion: string): KubeObject[] {
             annotations: { 'sidecar.istio.io/inject': 'false' },
           },
           spec: {
-            serviceAccountName: gatewayName,
+            serviceAccountName: gatewayServiceAccount,
             terminationGracePeriodSeconds: 5,
             containers: [
               {
