@@ -5,7 +5,10 @@ import { currentContext } from './context.js';
 
 export type { Logger } from 'pino';
 
-/** Bytes kept while stdout refuses more (a full non-blocking pipe); older lines are dropped beyond it, counted in a notice. */
+/** A turn that logs more than this writes it at once rather than holding it to the turn's end. */
+const MAX_BATCH_BYTES = 64 * 1024;
+
+/** Bytes kept while stdout refuses more (a full non-blocking pipe); beyond it they are dropped, counted in a notice. */
 const MAX_PENDING_BYTES = 8 * 1024 * 1024;
 
 /**
@@ -22,6 +25,8 @@ export class TurnBatchedStdout implements DestinationStream {
   private dropped = 0;
   private scheduled = false;
   private closed = false;
+  /** The last write met a full pipe (EAGAIN): wait for the retry instead of writing on every line. */
+  private blocked = false;
 
   constructor(private readonly fd = 1) {
     if (open.size === 0) process.once('exit', flushAllAtExit);
@@ -30,11 +35,17 @@ export class TurnBatchedStdout implements DestinationStream {
 
   write(line: string): boolean {
     if (this.closed) return true;
+    if (this.pendingBytes > MAX_PENDING_BYTES) {
+      // stdout has refused writes for a while: drop what waits rather than grow without bound.
+      this.dropped += this.pending.length;
+      this.pending = [];
+      this.pendingBytes = 0;
+    }
     this.pending.push(line);
     this.pendingBytes += line.length;
-    while (this.pendingBytes > MAX_PENDING_BYTES && this.pending.length > 1) {
-      this.pendingBytes -= this.pending.shift()!.length;
-      this.dropped += 1;
+    if (this.pendingBytes >= MAX_BATCH_BYTES && !this.blocked) {
+      this.flushSync();
+      return true;
     }
     if (!this.scheduled) {
       this.scheduled = true;
@@ -60,6 +71,7 @@ export class TurnBatchedStdout implements DestinationStream {
     let data = Buffer.from(this.pending.join(''));
     this.pending = [];
     this.pendingBytes = 0;
+    this.blocked = false;
     try {
       while (data.length > 0) data = data.subarray(writeSync(this.fd, data));
     } catch (err) {
@@ -73,13 +85,15 @@ export class TurnBatchedStdout implements DestinationStream {
         const rest = data.toString();
         this.pending = [rest];
         this.pendingBytes = rest.length;
+        this.blocked = true;
         if (!this.scheduled) {
           this.scheduled = true;
           setTimeout(this.flushTurn, 5).unref();
         }
         return;
       }
-      throw err;
+      // Any other failure of stdout: these lines are lost; logging must not fail the caller.
+      this.dropped += 1;
     }
   }
 
