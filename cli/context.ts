@@ -1,4 +1,4 @@
-import { existsSync, realpathSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
 import { versions } from '../constructs/versions.js';
 import type { ClusterApi, KubeConnection } from './cluster-api.js';
@@ -65,6 +65,22 @@ export interface Context {
   readonly portFree: (port: number) => Promise<boolean>;
   /** Bytes of memory the host can still hand out (os.freemem). */
   readonly hostFreeMemory: () => number;
+  /**
+   * A kernel setting of the host Docker runs on (`fs.inotify.max_user_watches` reads
+   * /proc/sys/fs/inotify/max_user_watches), or undefined where it cannot be read (not Linux:
+   * Docker Desktop's VM has its own). Absent: the doctor skips the checks that need it.
+   */
+  readonly sysctl?: (key: string) => string | undefined;
+}
+
+/** Reads a sysctl from /proc/sys on Linux; undefined elsewhere or when unreadable. */
+export function readSysctl(key: string): string | undefined {
+  if (process.platform !== 'linux') return undefined;
+  try {
+    return readFileSync(join('/proc/sys', ...key.split('.')), 'utf8').trim();
+  } catch {
+    return undefined;
+  }
 }
 
 /** Image tag of the service images; the charts read the same variable (charts/platform-app.ts). */

@@ -30,29 +30,57 @@ const gib = (bytes: number) => `${(bytes / 1024 ** 3).toFixed(1)} GiB`;
 
 /**
  * Minimums and why:
- * - kind 0.30: its release publishes the pinned node image (kindest/node v1.34.0); node images are built for a kind release.
+ * - kind 0.31: its release published the pinned node image (versions.kindNodeImage, kindest/node v1.34.3); kind supports a
+ *   node image with the kind release it was built for.
  * - Helm 3.8: first release that pulls OCI charts (Strimzi's chart is at oci://quay.io/strimzi-helm) without an experimental flag.
  * - kubectl within one minor of the server (Kubernetes' version skew policy); it only fetches logs and port-forwards.
  * - Docker memory: the shop, Kafka and the databases request ~3 GiB (charts/platform.ts resourceBudget), plus the
  *   kind control plane, istiod, the gateway, the Strimzi operator and the add-ons: ~6 GiB is the floor, 8 GiB is comfortable.
  */
 export const minimums = {
-  kind: [0, 30, 0] as Semver,
+  kind: versions.kind.split('.').map(Number) as Semver,
   helm: [3, 8, 0] as Semver,
   dockerMemoryFailBytes: 6 * 1024 ** 3,
   dockerMemoryWarnBytes: 8 * 1024 ** 3,
   hostFreeWarnBytes: 4 * 1024 ** 3,
+  /**
+   * kind's known issue "Pod errors due to too many open files": inotify limits are not namespaced, so
+   * every kubelet, containerd shim and sidecar of the node shares the host user's; kind asks for these
+   * (https://kind.sigs.k8s.io/docs/user/known-issues/#pod-errors-due-to-too-many-open-files). Ubuntu's
+   * defaults (8192 watches, 128 instances) run out around two dozen pods with sidecars.
+   */
+  inotify: { 'fs.inotify.max_user_watches': 524_288, 'fs.inotify.max_user_instances': 512 } as Record<string, number>,
 };
 
 const install = {
   docker: 'install Docker Desktop or Docker Engine: https://docs.docker.com/get-docker/',
-  kind: `install kind v0.30.0 or newer: https://kind.sigs.k8s.io/docs/user/quick-start/#installation (or \`go install sigs.k8s.io/kind@v0.30.0\`)`,
+  kind: `install kind v${versions.kind} or newer: https://kind.sigs.k8s.io/docs/user/quick-start/#installation (or \`go install sigs.k8s.io/kind@v${versions.kind}\`)`,
   kubectl: `install kubectl ${versions.kubernetes.split('.').slice(0, 2).join('.')}: https://kubernetes.io/docs/tasks/tools/`,
   helm: 'install Helm 3.8 or newer: https://helm.sh/docs/intro/install/',
   istioctl: istioDownloadHint,
 };
 
-type Deps = Pick<Context, 'runner' | 'env' | 'repoRoot' | 'portFree' | 'hostFreeMemory'>;
+type Deps = Pick<Context, 'runner' | 'env' | 'repoRoot' | 'portFree' | 'hostFreeMemory' | 'sysctl'>;
+
+/** The inotify limits kind needs on a Linux host; undefined when they cannot be read (no sysctl, not Linux). */
+export function inotifyCheck(ctx: Deps): Check | undefined {
+  if (!ctx.sysctl) return undefined;
+  const found = Object.entries(minimums.inotify).map(([key, min]) => {
+    const raw = ctx.sysctl!(key);
+    return { key, min, raw, value: raw === undefined ? NaN : Number(raw) };
+  });
+  if (found.every((f) => f.raw === undefined))
+    return { name: 'inotify', verdict: 'ok', found: 'not a Linux host (Docker Desktop sets the limits in its own VM)' };
+  const shown = found.map((f) => `${f.key.replace('fs.inotify.', '')} ${Number.isFinite(f.value) ? f.value : '?'}`).join(', ');
+  const low = found.filter((f) => !(f.value >= f.min));
+  if (low.length === 0) return { name: 'inotify', verdict: 'ok', found: shown };
+  return {
+    name: 'inotify',
+    verdict: 'fail',
+    found: `${shown}: kind needs ${low.map((f) => `${f.key.replace('fs.inotify.', '')} >= ${f.min}`).join(' and ')} (pods fail with "too many open files")`,
+    fix: `${low.map((f) => `sudo sysctl ${f.key}=${f.min}`).join(' && ')}; to keep it after a reboot add ${low.map((f) => `\`${f.key} = ${f.min}\``).join(' and ')} to /etc/sysctl.d/99-kind.conf (kind's known issues: too many open files)`,
+  };
+}
 
 async function dockerChecks(ctx: Deps): Promise<Check[]> {
   const version = await ctx.runner.run('docker', ['version', '--format', '{{.Server.Version}}']);
@@ -170,6 +198,9 @@ export async function runDoctor(ctx: Deps): Promise<Check[]> {
         : { name: 'helm', verdict: 'fail', found: `v${show(v)}`, fix: install.helm },
     ),
   );
+
+  const inotify = inotifyCheck(ctx);
+  if (inotify) checks.push(inotify);
 
   checks.push(
     existsSync(join(ctx.repoRoot, 'Dockerfile'))

@@ -9,7 +9,7 @@ import { pathToFileURL } from 'node:url';
 import { cacheRoot, repoRoot } from '../infra/cache.js';
 import { KubeClient } from '../infra/kube-client.js';
 import { kubeClusterApi } from './cluster-api.js';
-import { defaultTimeouts, settings, type Context } from './context.js';
+import { defaultTimeouts, readSysctl, settings, type Context } from './context.js';
 import { dashboards } from './dashboards.js';
 import { printChecks, runDoctor } from './doctor.js';
 import { clusterExists } from './kind.js';
@@ -55,6 +55,7 @@ export function realContext(): Context {
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
     portFree,
     hostFreeMemory: () => freemem(),
+    sysctl: readSysctl,
   };
 }
 

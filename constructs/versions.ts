@@ -6,8 +6,17 @@
 export const versions = {
   /** Kubernetes minor served by kind and by the test kube-apiserver. */
   kubernetes: '1.34.4',
-  /** kind node image for `make up`: the image kind v0.30 published for this minor. */
-  kindNodeImage: 'kindest/node:v1.34.0',
+  /**
+   * kind node image for `make up`, pinned by digest as kind's release notes ask. kind publishes no
+   * kindest/node for 1.34.4 (v0.30.0 built 1.34.0, v0.31.0 built 1.34.3, v0.32.0 built 1.34.8), so
+   * this is the closest published one: 1.34.3, built for kind v0.31.0 (kind's own default image at
+   * commit 36ee7a61, pkg/apis/config/defaults/image.go, 2025-12-15). The cluster therefore runs
+   * 1.34.3 while the test kube-apiserver runs `kubernetes` above: same minor, one patch apart.
+   * kind-config.yaml names this exact string (test/cli/kind-node-image.test.ts checks).
+   */
+  kindNodeImage: 'kindest/node:v1.34.3@sha256:08497ee19eace7b4b5348db5c6a1591d7752b164530a36f855cb0f2bdcbadd48',
+  /** The kind release that built `kindNodeImage` (the minimum `make doctor` accepts). */
+  kind: '0.31.0',
   /** Istio control plane and CRDs (Go module istio.io/api at the same version). */
   istio: '1.30.8',
   /**

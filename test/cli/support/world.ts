@@ -86,7 +86,9 @@ export interface World {
  * an Istio release directory with bin/istioctl and samples/addons, a recorder for every
  * external command, a FakeCluster behind `connect`, and a virtual clock.
  */
-export function makeWorld(options: { env?: Record<string, string>; freeMemory?: number; busyPorts?: number[] } = {}): World {
+export function makeWorld(
+  options: { env?: Record<string, string>; freeMemory?: number; busyPorts?: number[]; sysctl?: Record<string, string | undefined> } = {},
+): World {
   const root = mkdtempSync(join(tmpdir(), 'meshkit-cli-'));
   const dirs = { repo: join(root, 'repo'), work: join(root, 'work'), istioHome: join(root, `istio-${versions.istio}`) };
   mkdirSync(dirs.repo, { recursive: true });
@@ -127,6 +129,8 @@ export function makeWorld(options: { env?: Record<string, string>; freeMemory?: 
     },
     portFree: async (port) => !(options.busyPorts ?? []).includes(port),
     hostFreeMemory: () => options.freeMemory ?? 16 * 1024 ** 3,
+    // A Linux host with kind's recommended inotify limits unless the test says otherwise.
+    sysctl: (key) => ({ 'fs.inotify.max_user_watches': '524288', 'fs.inotify.max_user_instances': '512', ...options.sysctl })[key],
   };
   return world;
 }
@@ -137,7 +141,7 @@ export function scriptHealthyTools(world: World): void {
   world.recorder
     .on(`docker version --format '{{.Server.Version}}'`, { stdout: '28.2.2\n' })
     .on(`docker info --format '{{.MemTotal}} {{.NCPU}}'`, { stdout: `${16 * 1024 ** 3} 8\n` })
-    .on('kind version', { stdout: 'kind v0.30.0 go1.24.6 linux/amd64\n' })
+    .on('kind version', { stdout: `kind v${versions.kind} go1.24.6 linux/amd64\n` })
     .on('kubectl version --client --output=json', { stdout: JSON.stringify({ clientVersion: { gitVersion: 'v1.34.1' } }) })
     .on(`${istioctl} version --remote=false`, { stdout: `client version: ${versions.istio}\n` })
     .on('helm version --short', { stdout: 'v3.18.4+gd80839c\n' });
