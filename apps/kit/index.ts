@@ -7,6 +7,7 @@ export * from './database.js';
 export * from './errors.js';
 export * from './http-app.js';
 export * from './http-client.js';
+export * from './idempotency-key.js';
 export * from './kafka.js';
 export * from './logger.js';
 export * from './main.js';

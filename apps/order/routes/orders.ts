@@ -1,4 +1,4 @@
-import { AppError, defineRoute, requireUserId, schemas, type AnyRoute } from '../../kit/index.js';
+import { AppError, defineRoute, idempotencyKeyOf, requireUserId, schemas, type AnyRoute } from '../../kit/index.js';
 import { orderView } from '../domain/orders.js';
 import type { Orders, PlaceOrder } from '../domain/place-order.js';
 
@@ -34,16 +34,6 @@ function requireDistinctProducts(items: PlaceOrder['items']): void {
   });
 }
 
-const IDEMPOTENCY_KEY = new RegExp(schemas.idempotencyKey.pattern);
-
-function clientKey(headers: Record<string, string | string[] | undefined>): string | undefined {
-  const key = headers['idempotency-key'];
-  if (key === undefined) return undefined;
-  if (typeof key !== 'string' || !IDEMPOTENCY_KEY.test(key))
-    throw new AppError(400, 'IDEMPOTENCY_KEY_INVALID', 'idempotency-key must be 1-255 printable ASCII characters');
-  return key;
-}
-
 export function orderRoutes(orders: Orders): AnyRoute[] {
   return [
     defineRoute<PlaceOrder>({
@@ -53,7 +43,7 @@ export function orderRoutes(orders: Orders): AnyRoute[] {
       handle: async ({ body, headers }) => {
         requireDistinctProducts(body.items);
         const userId = requireUserId(headers);
-        const { order, created } = await orders.place(userId, body, clientKey(headers));
+        const { order, created } = await orders.place(userId, body, idempotencyKeyOf(headers));
         // 201 for a new order that reached its end, 202 while a compensation is still to finish, 200 for a repeat.
         const status = !created ? 200 : order.status === 'PENDING' ? 202 : 201;
         return { status, body: orderView(order), headers: { location: `/orders/${order.id}` } };

@@ -1,9 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { IncomingHttpHeaders } from 'node:http';
 import { AppError, ConflictError } from '../../kit/index.js';
-
-/** Header naming one logical request; the mesh retries writes that carry it (charts/platform.ts). */
-export const IDEMPOTENCY_KEY_HEADER = 'idempotency-key';
 
 /** The answer stored under a key and given again to every repeat of the request. */
 export type StoredOutcome =
@@ -14,15 +10,6 @@ export class IdempotencyKeyReusedError extends ConflictError {
   constructor() {
     super('IDEMPOTENCY_KEY_REUSED', 'this idempotency key was used for a different request; use a new key for a new request');
   }
-}
-
-export function requireIdempotencyKey(headers: IncomingHttpHeaders): string {
-  const key = headers[IDEMPOTENCY_KEY_HEADER];
-  if (key === undefined || key === '')
-    throw new AppError(400, 'IDEMPOTENCY_KEY_MISSING', `send an ${IDEMPOTENCY_KEY_HEADER} header: this write is only safe to retry with one`);
-  if (typeof key !== 'string' || !/^[\x21-\x7e]{1,255}$/.test(key))
-    throw new AppError(400, 'IDEMPOTENCY_KEY_INVALID', `${IDEMPOTENCY_KEY_HEADER} must be 1-255 printable ASCII characters`);
-  return key;
 }
 
 /** JSON with object keys sorted, so equal requests hash equally whatever their key order. */

@@ -86,7 +86,8 @@ export class PgPaymentStore implements PaymentStore {
           'SELECT request_hash, outcome FROM idempotency_keys WHERE scope = $1 AND key = $2',
           [scope, key],
         );
-        if (stored?.request_hash === VOIDED) return { outcome: stored.outcome, replayed: true };
+        // A voided key answers every request under it with the refusal, whatever the request.
+        if (stored?.request_hash === VOIDED) return { outcome: voidedOutcome(), replayed: true };
         if (!stored || stored.request_hash !== fingerprint) throw new IdempotencyKeyReusedError();
         return { outcome: stored.outcome, replayed: true };
       }
@@ -101,8 +102,8 @@ export class PgPaymentStore implements PaymentStore {
       // Same row as the charge's key claim: a charge in flight under this key commits first
       // (and is found below), or waits for the tombstone and is refused.
       const [tombstone] = await tx.query(
-        "INSERT INTO idempotency_keys (scope, key, request_hash, outcome) VALUES ('charge', $1, $2, $3) ON CONFLICT (scope, key) DO NOTHING RETURNING key",
-        [chargeKey, VOIDED, JSON.stringify(voidedOutcome())],
+        "INSERT INTO idempotency_keys (scope, key, request_hash) VALUES ('charge', $1, $2) ON CONFLICT (scope, key) DO NOTHING RETURNING key",
+        [chargeKey, VOIDED],
       );
       if (tombstone) return { outcome: 'NOTHING_CHARGED' as const, charge: undefined };
       const [stored] = await tx.query<{ request_hash: string; outcome: StoredOutcome }>(

@@ -1,5 +1,5 @@
-import { defineRoute, schemas, type AnyRoute, type Reply } from '../../kit/index.js';
-import { replay, requireIdempotencyKey, type StoredOutcome } from '../domain/idempotency.js';
+import { defineRoute, requireIdempotencyKey, schemas, type AnyRoute, type Reply } from '../../kit/index.js';
+import { replay, type StoredOutcome } from '../domain/idempotency.js';
 import { chargeView, type ChargeRequest, type Payments } from '../domain/payments.js';
 
 const chargeBody = {
@@ -24,7 +24,7 @@ const voidBody = {
   type: 'object',
   additionalProperties: false,
   required: ['chargeKey'],
-  properties: { chargeKey: { type: 'string', pattern: '^[\\x21-\\x7e]{1,255}$' } },
+  properties: { chargeKey: schemas.idempotencyKey },
 } as const;
 
 const idParams = { type: 'object', required: ['id'], properties: { id: schemas.uuid } } as const;
