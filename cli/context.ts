@@ -28,6 +28,10 @@ export interface Timeouts {
   readonly kafkaMs: number;
   readonly databasesMs: number;
   readonly servicesMs: number;
+  /** Until the ingress gateway accepts a token the user service minted (istiod has fetched its JWKS). */
+  readonly gatewayAuthMs: number;
+  /** How long tokens may be refused (401) before istiod is restarted to fetch the JWKS at once. */
+  readonly jwksNudgeMs: number;
   /** Poll interval of every wait. */
   readonly pollMs: number;
   /** How often a long wait prints what it is still waiting for. */
@@ -43,6 +47,9 @@ export const defaultTimeouts: Timeouts = {
   kafkaMs: 10 * 60_000,
   databasesMs: 5 * 60_000,
   servicesMs: 5 * 60_000,
+  gatewayAuthMs: 5 * 60_000,
+  // istiod pushes a fetched JWKS within seconds; longer than this it is in its failed-fetch backoff.
+  jwksNudgeMs: 20_000,
   pollMs: 2_000,
   heartbeatMs: 30_000,
 };
@@ -71,6 +78,8 @@ export interface Context {
    * Docker Desktop's VM has its own). Absent: the doctor skips the checks that need it.
    */
   readonly sysctl?: (key: string) => string | undefined;
+  /** HTTP client for requests through the ingress gateway (global fetch when absent). */
+  readonly fetch?: typeof fetch;
 }
 
 /** Reads a sysctl from /proc/sys on Linux; undefined elsewhere or when unreadable. */

@@ -5,6 +5,7 @@ import type { ExternalSecretRef } from '../constructs/postgres-database.js';
 import { applyObjects, summarize } from './apply.js';
 import type { KubeObject } from './cluster-api.js';
 import { findIstio, settings, type Context } from './context.js';
+import { waitUntilTokenAccepted } from './gateway-auth.js';
 import { diagnose, type DiagnoseDeps } from './diagnose.js';
 import { printChecks, runDoctor } from './doctor.js';
 import { buildAndLoadImages } from './images.js';
@@ -43,6 +44,7 @@ export const upStepIds = [
   'shop',
   'databases',
   'services',
+  'gateway-auth',
 ] as const;
 export type UpStepId = (typeof upStepIds)[number];
 
@@ -79,7 +81,8 @@ async function allReady(session: Session, refs: readonly Ref[], what: string): P
  * namespaces first (Helm installs Strimzi into one, Secrets live in one); Istio's CRDs and
  * istiod before any mesh resource; the Strimzi operator and its CRDs before the Kafka
  * resources; Kafka Ready before the services that connect to it; databases ready before
- * the services that migrate them at start-up.
+ * the services that migrate them at start-up; the services before the check that the gateway
+ * accepts the user service's tokens (istiod can fetch the JWKS only once the user service runs).
  */
 export class Bringup {
   private session: Session | undefined;
@@ -294,6 +297,26 @@ export class Bringup {
         run: async () => {
           await this.wait(deployments(), 'the services', t.servicesMs);
           return `${deployments().length} services ready; shop at ${settings.ingressUrl}`;
+        },
+      },
+      'gateway-auth': {
+        id: 'gateway-auth',
+        title: "gateway accepts the user service's tokens (istiod has fetched its JWKS)",
+        // Registers a throwaway user through the gateway: no probe, `make status` must change nothing.
+        alwaysRun: true,
+        run: async () => {
+          const detail = await waitUntilTokenAccepted(ctx, {
+            baseUrl: settings.ingressUrl,
+            restartIstiod: async () => {
+              const session = await this.open();
+              // What `kubectl rollout restart` does: a new pod-template annotation starts a rollout.
+              await session.api.mergePatch(istiodRef.apiVersion, istiodRef.kind, istiodRef.name, istiodRef.namespace, {
+                spec: { template: { metadata: { annotations: { 'kubectl.kubernetes.io/restartedAt': new Date(ctx.now()).toISOString() } } } },
+              });
+              await this.wait([istiodRef], 'istiod after its restart', t.istioMs);
+            },
+          });
+          return `${detail}; \`make smoke\` runs the whole flow`;
         },
       },
     };

@@ -57,6 +57,7 @@ describe('the CLI entry point', () => {
       'shop manifests (dist/, server-side apply in dependency order)',
       'databases ready (StatefulSets)',
       'services ready (Deployments)',
+      "gateway accepts the user service's tokens (istiod has fetched its JWKS)",
     ]);
     expect(w.recorder.calls).toEqual(['kind get clusters']);
   });

@@ -94,6 +94,7 @@ describe('make up on a machine without a cluster', () => {
       shop: 'ran',
       databases: 'ran',
       services: 'ran',
+      'gateway-auth': 'ran',
     });
     const kubeconfig = `${w.dirs.work}/kubeconfig`;
     const helmList = `helm list --kubeconfig ${kubeconfig} --namespace kafka --filter '^strimzi-cluster-operator$' --output json`;
@@ -158,12 +159,13 @@ describe('make up on a machine without a cluster', () => {
     const w = makeWorld();
     scriptFreshMachine(w);
     await up(w);
-    expect(w.output[0]).toBe('meshkit up: 12 steps');
-    expect(w.output).toContain('▶ [6/12] Istio 1.30.8 (minimal profile + ingress gateway on NodePort)');
+    expect(w.output[0]).toBe('meshkit up: 13 steps');
+    expect(w.output).toContain('▶ [6/13] Istio 1.30.8 (minimal profile + ingress gateway on NodePort)');
     // The virtual clock advances only while waiting: the Kafka wait took one 2 s poll.
     expect(w.output.some((l) => /^ {2}✓ done \(2\.0s\): 5 objects: 5 created, 0 configured, 0 unchanged; 4 Ready$/.test(l))).toBe(true);
     expect(w.output).toContain('meshkit up: done in 10.0s');
-    expect(w.output.at(-1)).toMatch(/^ {2}ran {6}\s+\d+\.\ds {2}services ready \(Deployments\)$/);
+    expect(w.output.at(-2)).toMatch(/^ {2}ran {6}\s+\d+\.\ds {2}services ready \(Deployments\)$/);
+    expect(w.output.at(-1)).toMatch(/^ {2}ran {6}\s+\d+\.\ds {2}gateway accepts the user service's tokens \(istiod has fetched its JWKS\)$/);
   });
 
   it('converges on a second run: nothing is created, installed or changed again', async () => {
@@ -187,6 +189,7 @@ describe('make up on a machine without a cluster', () => {
       shop: 'ran',
       databases: 'skipped',
       services: 'skipped',
+      'gateway-auth': 'ran',
     });
     for (const id of ['namespaces', 'kafka', 'shop']) expect(detail(results, id)).toMatch(/: 0 created, 0 configured, \d+ unchanged/);
     expect(again.filter((c) => /kind create|istioctl install|helm upgrade|docker build/.test(c))).toEqual([]);
@@ -213,6 +216,7 @@ describe('make up on a half-done cluster', () => {
       shop: 'ran',
       databases: 'ran',
       services: 'ran',
+      'gateway-auth': 'ran',
     });
     expect(w.recorder.calls).toEqual([
       ...doctorCommands(w),
@@ -289,9 +293,86 @@ describe('make up on a half-done cluster', () => {
       .on('helm version --short', { stdout: 'v3.18.4\n' })
       .on('kind version', { code: 127, stderr: 'kind: command not found' });
     const results = await up(w);
-    expect(results.map((r) => r.outcome)).toEqual(['failed', ...Array(11).fill('not run')]);
+    expect(results.map((r) => r.outcome)).toEqual(['failed', ...Array(12).fill('not run')]);
     expect(detail(results, 'preflight')).toBe('kind not ready: fix what is marked FAIL above (`make doctor` re-checks)');
     expect(w.output.some((l) => l.includes('FAIL  kind') && l.includes('not found on PATH'))).toBe(true);
     expect(w.recorder.calls.some((c) => c.startsWith('kind create'))).toBe(false);
+  });
+});
+
+describe('make up waits until the gateway accepts a token of the user service (istiod and the JWKS)', () => {
+  const halfDone = () => halfDoneWorld(objects);
+  const istiodPatches = (w: World) => w.cluster.patches.filter((p) => p.name === 'Deployment istio-system/istiod');
+
+  it('restarts istiod once when fresh tokens stay refused (401: its JWKS fetch ran before the user service and backs off), then passes', async () => {
+    const w = halfDone();
+    w.gateway.acceptsTokens = false;
+    const patch = w.cluster.mergePatch.bind(w.cluster);
+    w.cluster.mergePatch = async (...args: Parameters<typeof patch>) => {
+      await patch(...args);
+      if (args[2] === 'istiod') w.gateway.acceptsTokens = true; // a fresh istiod fetches the JWKS at once
+    };
+    const results = await up(w, { skipImages: true });
+    expect(outcomes(results)['gateway-auth']).toBe('ran');
+    expect(istiodPatches(w)).toEqual([
+      {
+        name: 'Deployment istio-system/istiod',
+        patch: { spec: { template: { metadata: { annotations: { 'kubectl.kubernetes.io/restartedAt': expect.any(String) } } } } },
+      },
+    ]);
+    // Refused tokens are given jwksNudgeMs (20 s) before the restart: istiod may be about to push.
+    expect(w.output).toContain(
+      '  tokens refused for 20.0s (GET /users/me with a fresh token answered 401 (Jwt verification fails)): istiod fetched the JWKS before the user service ran and is backing off; restarting istiod',
+    );
+    expect(detail(results, 'gateway-auth')).toMatch(
+      /^GET \/users\/me answered 200 to a fresh token after 12 tries \(\d+\.\ds\); istiod was restarted to fetch the JWKS; `make smoke` runs the whole flow$/,
+    );
+    // Each try is the smoke test's flow: register, log in, the JWT-protected route with the token.
+    expect(w.gateway.requests.slice(0, 3)).toEqual(['POST /users', 'POST /sessions', 'GET /users/me']);
+  });
+
+  it('restarts nothing when the gateway accepts tokens by itself within jwksNudgeMs, and prints progress while it waits', async () => {
+    const w = halfDone();
+    let first: number | undefined;
+    const real = w.gateway.fetch;
+    (w.ctx as { fetch?: typeof fetch }).fetch = (async (input: string | URL | Request, init?: RequestInit) => {
+      first ??= w.clock;
+      // 40 s without a healthy user pod behind the gateway, then 10 s of refused tokens, then accepted.
+      if (w.clock - first < 40_000) return new Response('no healthy upstream', { status: 503 });
+      w.gateway.acceptsTokens = w.clock - first >= 50_000;
+      return real(input, init);
+    }) as typeof fetch;
+    const results = await up(w, { skipImages: true });
+    expect(outcomes(results)['gateway-auth']).toBe('ran');
+    expect(istiodPatches(w)).toEqual([]);
+    expect(w.output).toContain('  … 30.0s: waiting for the gateway to accept a token: POST /users answered 503 (no healthy upstream)');
+    expect(detail(results, 'gateway-auth')).toMatch(/^GET \/users\/me answered 200 to a fresh token after 26 tries \(50\.0s\); `make smoke`/);
+  });
+
+  it('waits without restarting istiod while the gateway has no route or the user service does not answer yet', async () => {
+    const w = halfDone();
+    let calls = 0;
+    const real = w.gateway.fetch;
+    (w.ctx as { fetch?: typeof fetch }).fetch = (async (input: string | URL | Request, init?: RequestInit) =>
+      ++calls <= 3 ? new Response('no healthy upstream', { status: 503 }) : real(input, init)) as typeof fetch;
+    const results = await up(w, { skipImages: true });
+    expect(detail(results, 'gateway-auth')).toMatch(/^GET \/users\/me answered 200 to a fresh token after 4 tries/);
+    expect(istiodPatches(w)).toEqual([]);
+  });
+
+  it('fails after gatewayAuthMs with the last answer and where to look when tokens are never accepted', async () => {
+    const w = halfDone();
+    w.gateway.acceptsTokens = false;
+    const results = await up(w, { skipImages: true });
+    expect(outcomes(results)['gateway-auth']).toBe('failed');
+    expect(detail(results, 'gateway-auth')).toBe(
+      'timed out after 5m00s waiting for the gateway to accept a token of the user service: last try: GET /users/me with a fresh token answered 401 (Jwt verification fails)',
+    );
+    expect(
+      w.output.some((l) =>
+        l.includes('istiod has no valid JWKS for the issuer even after a restart: check that the user service serves /.well-known/jwks.json'),
+      ),
+    ).toBe(true);
+    expect(istiodPatches(w)).toHaveLength(1);
   });
 });

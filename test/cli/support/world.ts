@@ -79,6 +79,27 @@ export interface World {
   readonly dirs: { repo: string; work: string; istioHome: string };
   /** Virtual milliseconds elapsed (sleep advances it, and lets the fake controllers reconcile). */
   clock: number;
+  /** The ingress gateway as `ctx.fetch` sees it: the user service's register/login and the JWT-protected GET /users/me. */
+  readonly gateway: FakeGateway;
+}
+
+/** Answers the user routes through the gateway; GET /users/me is 401 while `acceptsTokens` is false (istiod has no JWKS). */
+export class FakeGateway {
+  acceptsTokens = true;
+  /** `METHOD /path` of every request, in order. */
+  readonly requests: string[] = [];
+
+  readonly fetch = (async (input: string | URL | Request, init?: RequestInit) => {
+    const url = new URL(input instanceof Request ? input.url : input);
+    const method = init?.method ?? 'GET';
+    this.requests.push(`${method} ${url.pathname}`);
+    const json = (status: number, body: unknown) => new Response(JSON.stringify(body), { status, headers: { server: 'istio-envoy' } });
+    if (method === 'POST' && url.pathname === '/users') return json(201, { id: 'u1' });
+    if (method === 'POST' && url.pathname === '/sessions') return json(200, { accessToken: 'header.payload.signature' });
+    if (method === 'GET' && url.pathname === '/users/me')
+      return this.acceptsTokens ? json(200, { id: 'u1' }) : new Response('Jwt verification fails', { status: 401, headers: { server: 'istio-envoy' } });
+    return new Response('', { status: 404, headers: { server: 'istio-envoy' } });
+  }) as typeof fetch;
 }
 
 /**
@@ -112,6 +133,7 @@ export function makeWorld(
     output,
     dirs,
     clock: 0,
+    gateway: new FakeGateway(),
     ctx: undefined as unknown as Context,
   };
   (world as { ctx: Context }).ctx = {
@@ -130,6 +152,7 @@ export function makeWorld(
     portFree: async (port) => !(options.busyPorts ?? []).includes(port),
     hostFreeMemory: () => options.freeMemory ?? 16 * 1024 ** 3,
     // A Linux host with kind's recommended inotify limits unless the test says otherwise.
+    fetch: world.gateway.fetch,
     sysctl: (key) => ({ 'fs.inotify.max_user_watches': '524288', 'fs.inotify.max_user_instances': '512', ...options.sysctl })[key],
   };
   return world;
