@@ -44,7 +44,7 @@ process.once('exit', () => {
 });
 
 /** True while a process with this id exists (EPERM: it does, it just is not ours). */
-function isAlive(pid: number): boolean {
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -13,6 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sh, shQuiet } from './host.js';
+import { isAlive } from '../../infra/processes.js';
 
 const stateRoot = '/run/meshkit-mesh';
 /** Prefix of every bridge, veth, namespace and /etc/netns folder the mesh runtime makes. */
@@ -33,15 +34,6 @@ export interface NetworkLeftovers {
   readonly links: string[];
   readonly etcNetns: string[];
   readonly mounts: string[];
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 async function netnsNames(): Promise<string[]> {

@@ -2,9 +2,11 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { smoke } from '../../cli/smoke.js';
 import { startMeshShop, type MeshShop } from '../../local/mesh/mesh-shop.js';
 import { networkLeftovers } from '../../local/mesh/pod-network.js';
+import type { KubeObject } from '../../infra/kube-client.js';
+import { synthPlatform } from '../support/platform.js';
 
 /**
- * The whole shop from dist/ on the mesh runtime: istiod, a sidecar in every shop pod, the
+ * The whole shop as `make synth` writes it (synthesized here, so a fresh clone needs no dist/) on the mesh runtime: istiod, a sidecar in every shop pod, the
  * ingress gateway. `make smoke`'s own steps (cli/smoke.ts) run through the gateway.
  */
 describe('the shop on a real Istio data plane', () => {
@@ -12,7 +14,15 @@ describe('the shop on a real Istio data plane', () => {
 
   beforeAll(async () => {
     const began = Date.now();
-    shop = await startMeshShop({ kube: inject('kube'), gatewayPort: 0, readyTimeoutMs: 900_000, log: (line) => console.error(`[mesh] ${line}`) });
+    const { platform, objects } = synthPlatform();
+    shop = await startMeshShop({
+      kube: inject('kube'),
+      manifests: objects as KubeObject[],
+      secrets: platform.requiredSecrets,
+      gatewayPort: 0,
+      readyTimeoutMs: 900_000,
+      log: (line) => console.error(`[mesh] ${line}`),
+    });
     console.error(`shop on the mesh ready in ${((Date.now() - began) / 1000).toFixed(1)} s\n${shop.describe()}`);
   }, 1_800_000);
 
