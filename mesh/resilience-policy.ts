@@ -10,6 +10,7 @@ import {
 import { PropsValidator } from '../constructs/validation.js';
 import { describeDuration, istioDuration } from './istio-duration.js';
 import { Retry } from './retry.js';
+import { formatMs, triesCost, type RouteTiming } from './worst-case.js';
 import { Route, RouteClass } from './route.js';
 import {
   type ConnectionPoolOptions,
@@ -177,6 +178,20 @@ export class ResiliencePolicy extends Construct {
   }
 }
 
+/** A declared route as the shared worst-case model reads it (the numbers its VirtualService route renders). */
+export function routeTiming(route: Route): RouteTiming {
+  const { retry } = route;
+  return {
+    timeoutMs: route.timeout.toMilliseconds(),
+    retry: {
+      attempts: retry.attempts,
+      perTryTimeoutMs: retry.attempts === 0 ? undefined : route.perTryTimeout.toMilliseconds(),
+      retryOn: retry.conditions,
+      backoffMs: retry.backoff.toMilliseconds(),
+    },
+  };
+}
+
 /** Istio match entries for a route: one per method, with the key header required when it has one. */
 export function matchesOf(route: Route): VirtualServiceSpecHttpMatch[] {
   const uri = route.isTemplate ? { regex: route.pathRegex } : { exact: route.path };
@@ -243,11 +258,13 @@ function validateRoute(v: PropsValidator, route: Route, r: string): void {
     () => `${r}: 'perTryTimeout' (${describeDuration(perTry)}) exceeds 'timeout' (${describeDuration(timeout)}): lower perTryTimeout or raise timeout`,
   );
   if (retry.unsafeConditions.length > 0) {
-    const total = perTry.toMilliseconds() * retry.tries;
+    // The worst case the analyzer reports for this route (mesh/worst-case.ts): every try lasts its
+    // whole budget, with Envoy's backoff bound between tries.
+    const cost = triesCost(routeTiming(route), Infinity);
     v.check(
-      total <= timeout.toMilliseconds(),
+      cost.ms <= timeout.toMilliseconds(),
       () =>
-        `${r}: 'perTryTimeout' (${describeDuration(perTry)}) x tries (${retry.tries}) = ${describeDuration(Duration.millis(total))} exceeds 'timeout' (${describeDuration(timeout)}), so the last retries are cut off: raise timeout or lower attempts`,
+        `${r}: 'perTryTimeout' (${describeDuration(perTry)}) x tries (${retry.tries}) + backoff (up to ${formatMs(cost.backoffMs)}) = ${formatMs(cost.ms)} exceeds 'timeout' (${describeDuration(timeout)}), so the last retries are cut off: raise timeout or lower attempts`,
     );
   }
   v.check(

@@ -1,5 +1,6 @@
 import { Duration } from 'cdk8s';
 import { Retry } from './retry.js';
+import { backoffBoundMs } from './worst-case.js';
 
 export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -112,10 +113,14 @@ export class Route {
     return `^${escaped}$`;
   }
 
-  /** Per-try budget: explicit, or the timeout split over the tries when retries re-send on timeouts. */
+  /**
+   * Per-try budget: explicit, or, when retries re-send on timeouts, what the timeout leaves each
+   * try after Envoy's backoff bound between them (mesh/worst-case.ts), so the tries fit the timeout.
+   */
   get perTryTimeout(): Duration {
     if (this.retry.perTryTimeout) return this.retry.perTryTimeout;
     if (this.retry.unsafeConditions.length === 0) return this.timeout;
-    return Duration.millis(Math.floor(this.timeout.toMilliseconds() / this.retry.tries));
+    const backoff = backoffBoundMs({ attempts: this.retry.attempts, backoffMs: this.retry.backoff.toMilliseconds() });
+    return Duration.millis(Math.floor((this.timeout.toMilliseconds() - backoff) / this.retry.tries));
   }
 }

@@ -7,6 +7,7 @@
  * records in `problems`.
  */
 import { parseAllDocuments } from 'yaml';
+import { ENVOY_DEFAULT_BACKOFF_MS } from '../worst-case.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- manifests are untyped JSON by nature */
 export interface ManifestObject {
@@ -30,7 +31,7 @@ export function describeRef(ref: ObjectRef): string {
 export const ISTIO_DEFAULT_RETRY: RetrySpec = {
   attempts: 2,
   retryOn: ['connect-failure', 'refused-stream', 'unavailable', 'cancelled', 'retriable-status-codes'],
-  backoffMs: 25,
+  backoffMs: ENVOY_DEFAULT_BACKOFF_MS,
   source: 'istio-default',
 };
 
@@ -258,7 +259,7 @@ export function buildMeshModel(objects: readonly ManifestObject[], defaultNamesp
                 .split(',')
                 .map((c) => c.trim())
                 .filter(Boolean),
-              backoffMs: duration(r.retries.backoff, `${where} backoff`) ?? 25,
+              backoffMs: duration(r.retries.backoff, `${where} backoff`) ?? ENVOY_DEFAULT_BACKOFF_MS,
               source: 'explicit',
             }
           : ISTIO_DEFAULT_RETRY;

@@ -131,7 +131,8 @@ describe('retry-amplification', () => {
   });
 
   it('is an error above 10', () => {
-    const objects = readThrough(3, 1700, Retry.onGatewayErrors({ attempts: 3, perTryTimeout: Duration.millis(350) }));
+    // 4 tries x 1650ms + 275ms backoff = 6.875s fits the 7s timeout (1700ms did not once validation counted backoff).
+    const objects = readThrough(3, 1650, Retry.onGatewayErrors({ attempts: 3, perTryTimeout: Duration.millis(350) }));
     const [f] = findings(objects, 'retry-amplification', readGraph);
     expect(f).toMatchObject({ severity: 'error', numbers: { amplification: 16 } });
     expect(f!.message).toContain('above the error threshold of 10');

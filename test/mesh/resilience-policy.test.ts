@@ -85,7 +85,7 @@ describe('ResiliencePolicy', () => {
     it('rejects tries whose per-try timeouts cannot fit in the route timeout', () => {
       const route = Route.read('/charges', { timeout: Duration.seconds(2), retry: Retry.onGatewayErrors({ attempts: 3, perTryTimeout: Duration.seconds(1) }) });
       expect(() => policy({ routes: [route] })).toThrow(
-        "route 'GET|HEAD /charges': 'perTryTimeout' (1s) x tries (4) = 4s exceeds 'timeout' (2s), so the last retries are cut off: raise timeout or lower attempts",
+        "route 'GET|HEAD /charges': 'perTryTimeout' (1s) x tries (4) + backoff (up to 275ms) = 4.275s exceeds 'timeout' (2s), so the last retries are cut off: raise timeout or lower attempts",
       );
     });
 
