@@ -88,7 +88,7 @@ describe('a bring-up that times out explains why', () => {
     const results = await runPlan(w.ctx, 'up', bringup.steps());
     bringup.close();
 
-    expect(results.map((r) => `${r.id}:${r.outcome}`).slice(-2)).toEqual(['databases:ran', 'services:failed']);
+    expect(results.map((r) => `${r.id}:${r.outcome}`).slice(-3)).toEqual(['databases:ran', 'services:failed', 'gateway-auth:not run']);
     expect(results.find((r) => r.id === 'services')?.detail).toBe('timed out after 5m00s waiting for the services: 2 of 5 not ready');
     expect(w.recorder.calls).toContain(logs);
     // A long wait says what it is waiting for every 30 s.
@@ -122,7 +122,8 @@ describe('a bring-up that times out explains why', () => {
       ].join('\n'),
     );
     // The summary still accounts for every step.
-    expect(w.output.at(-1)).toMatch(/^ {2}failed\s+5m00s {2}services ready \(Deployments\)$/);
+    expect(w.output.at(-2)).toMatch(/^ {2}failed\s+5m00s {2}services ready \(Deployments\)$/);
+    expect(w.output.at(-1)).toMatch(/^ {2}not run\s+0\.0s {2}gateway accepts the user service's tokens/);
   });
 });
 
