@@ -34,7 +34,7 @@ async function harnessProcess(body: string): Promise<{ node: ReturnType<typeof s
   const file = join(scratch, `child-${Math.random().toString(36).slice(2)}.ts`);
   writeFileSync(
     file,
-    `import * as managed from ${JSON.stringify(join(repoRoot, 'test', 'harness', 'processes.ts'))};\n` +
+    `import * as managed from ${JSON.stringify(join(repoRoot, 'infra', 'processes.ts'))};\n` +
       `const value = await (async () => { ${body} })();\n` +
       `console.log(JSON.stringify({ pid: process.pid, value }));\n` +
       `setInterval(() => undefined, 1000);\n`,
