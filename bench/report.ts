@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { median } from './lib/histogram.js';
 import { formatLoad, type LoadSample } from './lib/machine.js';
 import { benchDir, readResults, runScript, type Section } from './lib/results.js';
+import { sidecarDetails } from './lib/sidecar.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- results.json is read back as data; each section documents its own shape */
 
@@ -701,6 +702,8 @@ async function main(): Promise<void> {
     sections.startup ? startupDetails(sections.startup) : '',
     '',
     sections.footprint ? footprintDetails(sections.footprint, sections.services, sections.pipeline) : '',
+    '',
+    sections.sidecar ? sidecarDetails(sections.sidecar) : '',
     '',
     '## How to run',
     '',

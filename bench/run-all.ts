@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util';
 import { formatLoad, loadNow, waitForQuiet } from './lib/machine.js';
 import { log, repoRoot, runScript } from './lib/results.js';
 
-const SECTIONS = ['synth', 'startup', 'footprint', 'services', 'pipeline'] as const;
+const SECTIONS = ['synth', 'startup', 'footprint', 'services', 'pipeline', 'sidecar'] as const;
 
 function run(script: string, args: readonly string[] = []): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -39,6 +39,10 @@ async function main(): Promise<void> {
   const deadline = Date.now() + Math.max(0, Number(values['max-wait-minutes'])) * 60_000;
   const failures: string[] = [];
   for (const section of SECTIONS.filter((s) => chosen.includes(s))) {
+    if (section === 'sidecar' && !values.only && process.getuid?.() !== 0) {
+      log('run', 'sidecar skipped: it needs root (network namespaces); run `sudo npm run bench:sidecar`');
+      continue;
+    }
     if (threshold !== undefined) {
       const quiet = await waitForQuiet(threshold, Math.max(0, deadline - Date.now()), 15_000, (line) => log('run', line));
       log('run', `${quiet ? 'quiet enough' : 'waited long enough; measuring anyway'}: load ${formatLoad(loadNow())}`);
