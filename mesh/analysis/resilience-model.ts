@@ -7,7 +7,7 @@
  * records in `problems`.
  */
 import { parseAllDocuments } from 'yaml';
-import { ENVOY_DEFAULT_BACKOFF_MS } from '../worst-case.js';
+import { ENVOY_DEFAULT_BACKOFF_MS, type RetryTiming } from '../worst-case.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- manifests are untyped JSON by nature */
 export interface ManifestObject {
@@ -41,14 +41,8 @@ export const ISTIO_DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 /** Envoy's maxEjectionPercent when outlierDetection sets none. */
 export const ISTIO_DEFAULT_MAX_EJECTION_PERCENT = 10;
 
-export interface RetrySpec {
-  /** Retries after the first try (Istio `attempts`). */
-  readonly attempts: number;
-  /** Budget of one try; undefined means the route timeout (Istio's default). */
-  readonly perTryTimeoutMs?: number;
-  readonly retryOn: readonly string[];
-  /** Base backoff interval; Envoy's default is 25ms. */
-  readonly backoffMs: number;
+/** A route's retries as the analyzer reads them: the shared timing model's numbers, and where they came from. */
+export interface RetrySpec extends RetryTiming {
   /** Whether the route states its retries or inherits Istio's default policy. */
   readonly source: 'explicit' | 'istio-default';
 }
