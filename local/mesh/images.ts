@@ -68,7 +68,9 @@ function postgresEntrypoint(bindir: string): string {
     `    echo "CREATE DATABASE \\"\${POSTGRES_DB:-$POSTGRES_USER}\\"" | "${bindir}/postgres" --single -D "$PGDATA" -j postgres >/dev/null`,
     '  fi',
     'fi',
-    `exec "${bindir}/postgres" -D "$PGDATA" -c listen_addresses='*' -c unix_socket_directories="\${TMPDIR:-/tmp}"`,
+    // TCP only: the pod's clients and probes use TCP, and a socket under the pod's /tmp volume
+    // can exceed the 107-byte Unix socket path limit in a deep checkout.
+    `exec "${bindir}/postgres" -D "$PGDATA" -c listen_addresses='*' -c unix_socket_directories=''`,
   ].join('\n');
 }
 
