@@ -2,9 +2,11 @@ import tseslint from 'typescript-eslint';
 
 /**
  * The floors (../shared/ARCHITECTURE.md): each part may import only what stands below it.
- * library (constructs/, mesh/ without mesh/analysis/) < apps/ (the services, on their own kit)
- * < charts/ < tools (analyzer, cli/, chaos/, bench/, pulumi/, scripts/, local/) ; infra/
- * (provisioning of real components) sits beside the library; test/ is imported by nothing.
+ * contract/ (what two parts agree on: services, routes, topics, env names) is the ground floor.
+ * library (constructs/, mesh/) < apps/ (the services, on their own kit) < charts/ < analysis/
+ * (the offline analyzer: library and charts only) < tools (cli/, chaos/ with its chaos-only
+ * constructs, bench/, pulumi/, scripts/, local/); infra/ (provisioning of real components) sits
+ * beside the library; test/ is imported by nothing.
  */
 const above = (...parts) =>
   parts.map((part) => ({ group: [`**/${part}/**`, `${part}/**`], message: `the floors: this part may not import ${part}/ (eslint.config.js)` }));
@@ -21,9 +23,24 @@ export default tseslint.config(
       'no-new': 'off',
     },
   },
-  floor(['constructs/**/*.ts', 'mesh/*.ts'], 'apps', 'charts', 'infra', 'test', 'analysis', ...tools),
-  floor(['apps/**/*.ts'], 'constructs', 'mesh', 'charts', 'infra', 'test', ...tools),
+  floor(['constructs/**/*.ts', 'mesh/**/*.ts'], 'contract', 'apps', 'charts', 'infra', 'test', 'analysis', ...tools),
+  // The contract is the ground floor: anything may import it, and it imports nothing but itself.
+  {
+    files: ['contract/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [{ regex: '^(?!\\./)', message: 'the floors: contract/ imports nothing but itself (eslint.config.js)' }] }] },
+  },
+  // The services may use one file of the library: the path matcher the mesh enforces (mesh/istio-match.ts, dependency-free).
+  {
+    files: ['apps/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [...above('constructs', 'charts', 'infra', 'test', ...tools), { group: ['**/mesh/**', 'mesh/**', '!**/mesh/istio-match.js'], message: 'the floors: apps/ may import only mesh/istio-match.js of mesh/ (eslint.config.js)' }] },
+      ],
+    },
+  },
   floor(['infra/**/*.ts'], 'apps', 'charts', 'mesh', 'test', ...tools),
   floor(['charts/**/*.ts'], 'apps', 'infra', 'test', 'analysis', ...tools),
-  floor(['mesh/analysis/**/*.ts', 'analysis/**/*.ts', ...tools.map((t) => `${t}/**/*.ts`), 'examples/**/*.ts'], 'test'),
+  floor(['analysis/**/*.ts'], 'apps', 'infra', 'test', ...tools),
+  floor([...tools.map((t) => `${t}/**/*.ts`), 'examples/**/*.ts'], 'test'),
 );

@@ -1,7 +1,7 @@
 import { App, Chart, Duration } from 'cdk8s';
 import { serviceSpec, type ServiceName } from '../charts/platform.js';
 import type { ShopChart } from '../charts/shop-chart.js';
-import { EdgeFaultInjection, Fault, NaiveRetryAntiPattern } from '../mesh/fault-injection.js';
+import { EdgeFaultInjection, Fault, NaiveRetryAntiPattern } from './constructs/fault-injection.js';
 import type { Route } from '../mesh/route.js';
 
 /**

@@ -1,6 +1,6 @@
 /**
  * The vocabulary of a declared call graph that both a platform model (charts/) and the
- * offline resilience analyzer (mesh/analysis/) speak: which operation calls which, in order.
+ * offline resilience analyzer (analysis/) speak: which operation calls which, in order.
  * Types only, so the library floor owns it and neither side imports the other.
  */
 

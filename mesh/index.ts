@@ -1,8 +1,8 @@
 // Mesh policy of the construct library, re-exported by constructs/index.ts.
-// mesh/analysis/ (the offline analyzer of synthesized manifests) is a tool above the library, not part of it.
+// analysis/ (the offline analyzer of synthesized manifests) and chaos/constructs/ (fault injection for the
+// chaos demos) are tools above the library, not part of it.
 export * from './callers.js';
 export * from './edge-gateway.js';
-export * from './fault-injection.js';
 export * from './istio-duration.js';
 export * from './namespace-security.js';
 export * from './resilience-policy.js';

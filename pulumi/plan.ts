@@ -4,7 +4,7 @@
  * with the entries it must wait for. Kept free of Pulumi so the ordering rules can be
  * read and tested on their own; `platform.ts` turns each entry into one resource.
  */
-import { endpointsIn } from '../mesh/analysis/cross-references.js';
+import { endpointsIn } from '../analysis/cross-references.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- manifests are untyped JSON by nature */
 export interface KubeObject {

@@ -1,6 +1,6 @@
 /**
  * `npm run analyze`: the resilience analysis of synthesized manifests
- * (mesh/analysis/README.md). Exit code 1 when there is an error finding, 2 when
+ * (analysis/README.md). Exit code 1 when there is an error finding, 2 when
  * the input cannot be read.
  *
  * Usage: tsx scripts/analyze.ts [<dir|file.yaml>...] [--graph platform|env|<file.json>]
@@ -19,10 +19,10 @@ const repoRoot = resolve(fileURLToPath(import.meta.url), '..', '..');
 import { parseArgs } from 'node:util';
 import { EnvReader, readBaseConfig } from '../apps/kit/config.js';
 import { callGraph as platformEdges, handlers as platformHandlerSpecs, services as platformServices } from '../charts/platform.js';
-import { callGraphFromEnv, callGraphFromJson, withHandlerEdges, type CallGraph, type Handler } from '../mesh/analysis/resilience-callgraph.js';
-import { buildMeshModel, parseManifestTexts, type MeshModel } from '../mesh/analysis/resilience-model.js';
-import { reportJson, reportText } from '../mesh/analysis/resilience-report.js';
-import { analyzeResilience, type AnalysisResult } from '../mesh/analysis/resilience-rules.js';
+import { callGraphFromEnv, callGraphFromJson, withHandlerEdges, type CallGraph, type Handler } from '../analysis/resilience-callgraph.js';
+import { buildMeshModel, parseManifestTexts, type MeshModel } from '../analysis/resilience-model.js';
+import { reportJson, reportText } from '../analysis/resilience-report.js';
+import { analyzeResilience, type AnalysisResult } from '../analysis/resilience-rules.js';
 
 export const platformHandlers: readonly Handler[] = platformHandlerSpecs;
 
@@ -77,7 +77,7 @@ export function readInputs(paths: readonly string[]): { files: string[]; texts: 
   return { files, texts: files.map((f) => readFileSync(f, 'utf8')) };
 }
 
-/** What `npm run synth` reads: a change in any of them makes dist/ stale. mesh/analysis is the analyzer, not synth input. */
+/** What `npm run synth` reads: a change in any of them makes dist/ stale (analysis/, the analyzer, is not synth input). */
 const synthSources = ['charts', 'constructs', 'mesh', 'imports'];
 
 function newestSource(root: string): { file: string; mtimeMs: number } | undefined {
@@ -88,7 +88,6 @@ function newestSource(root: string): { file: string; mtimeMs: number } | undefin
     for (const entry of readdirSync(base, { recursive: true, withFileTypes: true })) {
       if (!entry.isFile() || !entry.name.endsWith('.ts')) continue;
       const file = join(entry.parentPath, entry.name);
-      if (file.startsWith(join(root, 'mesh', 'analysis'))) continue;
       const mtimeMs = statSync(file).mtimeMs;
       if (!newest || mtimeMs > newest.mtimeMs) newest = { file: file.slice(root.length + 1), mtimeMs };
     }

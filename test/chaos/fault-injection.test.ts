@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { buildPlatform } from '../../charts/platform-app.js';
 import { MeshedService } from '../../constructs/meshed-service.js';
 import { EdgeGateway } from '../../mesh/edge-gateway.js';
-import { EdgeFaultInjection, Fault, NaiveRetryAntiPattern, naiveRetryConditions } from '../../mesh/fault-injection.js';
+import { EdgeFaultInjection, Fault, NaiveRetryAntiPattern, naiveRetryConditions } from '../../chaos/constructs/fault-injection.js';
 import { ResiliencePolicy } from '../../mesh/resilience-policy.js';
 import { Retry } from '../../mesh/retry.js';
 import { Route } from '../../mesh/route.js';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { budgetLines, totalRequests } from '../../charts/resource-budget.js';
 import { callGraph, namespaces, resourceBudget, services, topics } from '../../charts/platform.js';
-import { checkCrossReferences } from '../../mesh/analysis/cross-references.js';
+import { checkCrossReferences } from '../../analysis/cross-references.js';
 import { find } from '../support/manifests.js';
 import { synthPlatform } from '../support/platform.js';
 

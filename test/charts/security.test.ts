@@ -1,7 +1,7 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- manifests are untyped JSON by nature */
 import { describe, expect, it } from 'vitest';
 import { callGraph, edgeAuth, namespaces, services, topics } from '../../charts/platform.js';
-import { authorizes, matchesValue, networkAllows, type Workload } from '../../mesh/analysis/access.js';
+import { authorizes, matchesValue, networkAllows, type Workload } from '../../analysis/access.js';
 import type { Route } from '../../mesh/route.js';
 import { synthPlatform } from '../support/platform.js';
 

@@ -14,13 +14,22 @@ async function floorErrors(filePath: string, source: string): Promise<string[]> 
 describe('the import floors', () => {
   it.each([
     ['constructs/probe.ts', "import { services } from '../charts/platform.js';"],
-    ['mesh/probe.ts', "import { analyze } from './analysis/resilience-rules.js';"],
+    ['mesh/probe.ts', "import { analyze } from '../analysis/resilience-rules.js';"],
+    ['mesh/probe.ts', "import { Fault } from '../chaos/constructs/fault-injection.js';"],
+    ['charts/probe.ts', "import { checkCrossReferences } from '../analysis/cross-references.js';"],
+    ['analysis/probe.ts', "import { smoke } from '../cli/smoke.js';"],
+    ['analysis/probe.ts', "import { KubeClient } from '../infra/kube-client.js';"],
     ['mesh/probe.ts', "import { KubeClient } from '../infra/kube-client.js';"],
     ['apps/kit/probe.ts', "import { services } from '../../charts/platform.js';"],
     ['charts/probe.ts', "import { smoke } from '../cli/smoke.js';"],
     ['infra/probe.ts', "import { startLocalShop } from '../local/dev/index.js';"],
     ['cli/probe.ts', "import { request } from '../test/apps/support.js';"],
     ['local/dev/probe.ts', "import { inject } from '../../test/harness/global-setup.js';"],
+    ['contract/probe.ts', "import { Route } from '../mesh/route.js';"],
+    ['contract/probe.ts', "import express from 'express';"],
+    ['mesh/probe.ts', "import { services } from '../contract/services.js';"],
+    ['constructs/probe.ts', "import { envNames } from '../contract/env.js';"],
+    ['apps/kit/probe.ts', "import { Route } from '../../mesh/route.js';"],
   ])('%s may not import %s', async (file, source) => {
     expect(await floorErrors(file, `${source}\nexport {};\n`)).toEqual([expect.stringContaining('the floors')]);
   });
@@ -28,8 +37,15 @@ describe('the import floors', () => {
   it.each([
     ['charts/probe.ts', "import { MeshedService } from '../constructs/meshed-service.js';"],
     ['cli/probe.ts', "import { services } from '../charts/platform.js';"],
+    ['analysis/probe.ts', "import { services } from '../charts/platform.js';"],
+    ['scripts/probe.ts', "import { analyzeResilience } from '../analysis/resilience-rules.js';"],
+    ['chaos/probe.ts', "import { Fault } from './constructs/fault-injection.js';"],
     ['local/dev/probe.ts', "import { KubeClient } from '../../infra/kube-client.js';"],
     ['test/probe.ts', "import { startLocalShop } from '../local/dev/index.js';"],
+    ['contract/probe.ts', "import { read } from './route.js';"],
+    ['apps/kit/probe.ts', "import { read } from '../../contract/route.js';"],
+    ['apps/kit/probe.ts', "import { pathTemplateRegex } from '../../mesh/istio-match.js';"],
+    ['charts/probe.ts', "import { services } from '../contract/index.js';"],
   ])('%s may import %s', async (file, source) => {
     expect(await floorErrors(file, `${source}\nexport {};\n`)).toEqual([]);
   });

@@ -4,7 +4,7 @@ import { ResiliencePolicy, routeTiming } from '../../mesh/resilience-policy.js';
 import { Retry } from '../../mesh/retry.js';
 import { Route } from '../../mesh/route.js';
 import { backoffBoundMs, triesCost, worstCase } from '../../mesh/worst-case.js';
-import * as timing from '../../mesh/analysis/resilience-timing.js';
+import * as timing from '../../analysis/resilience-timing.js';
 
 const policy = (route: Route) => new ResiliencePolicy(Testing.chart(), 'policy', { service: 'payment', port: 8080, replicas: 2, routes: [route] });
 

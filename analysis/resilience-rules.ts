@@ -1,9 +1,9 @@
 /**
  * The resilience rules. Each is a pure function from the parsed mesh (and the
  * walk of the call graph) to findings; `analyzeResilience` runs them all.
- * Thresholds and the reasoning behind each rule: mesh/analysis/README.md.
+ * Thresholds and the reasoning behind each rule: analysis/README.md.
  */
-import { defaultMaxEjectionPercent, ejectablePods } from '../traffic-policy.js';
+import { defaultMaxEjectionPercent, ejectablePods } from '../mesh/traffic-policy.js';
 import type { CallGraph } from './resilience-callgraph.js';
 import {
   ISTIO_DEFAULT_MAX_EJECTION_PERCENT,

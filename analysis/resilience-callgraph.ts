@@ -8,9 +8,9 @@
 import type { MeshModel, ServiceHost } from './resilience-model.js';
 import { resolveHost } from './resilience-model.js';
 
-import type { Handler, RouteRef } from '../call-sequence.js';
+import type { Handler, RouteRef } from '../mesh/call-sequence.js';
 
-export type { CallSequence, Handler, RouteRef } from '../call-sequence.js';
+export type { CallSequence, Handler, RouteRef } from '../mesh/call-sequence.js';
 
 export interface CallEdge {
   readonly from: string;

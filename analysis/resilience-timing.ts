@@ -5,10 +5,10 @@
  * (mesh/worst-case.ts), shared with the construct validation; this adds what only
  * the analyzer needs.
  */
-import { conditionsAfterReachingApp, triesOf } from '../worst-case.js';
+import { conditionsAfterReachingApp, triesOf } from '../mesh/worst-case.js';
 import type { RetrySpec } from './resilience-model.js';
 
-export { backoffBoundMs, conditionsAfterReachingApp, formatMs, triesOf, tryBudgetMs, worstCase, type WorstCase } from '../worst-case.js';
+export { backoffBoundMs, conditionsAfterReachingApp, formatMs, triesOf, tryBudgetMs, worstCase, type WorstCase } from '../mesh/worst-case.js';
 
 /** Tries that can reach the app: all of them when a retry can follow a processed request, else one. */
 export function appRequestsPerCall(retry: RetrySpec): number {

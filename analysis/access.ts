@@ -7,7 +7,7 @@
  * policy this evaluator does not understand can never pass silently.
  */
 
-import { matchesValue } from '../istio-match.js';
+import { matchesValue } from '../mesh/istio-match.js';
 
 // The library owns Istio's string matching (WorkloadAccess uses it); the analyzer evaluates with the same function.
 export { matchesValue };

@@ -1,13 +1,13 @@
 import { Duration } from 'cdk8s';
 import { Construct } from 'constructs';
-import { VirtualService, type VirtualServiceSpecHttp, type VirtualServiceSpecHttpFault } from '../imports/istio-networking.istio.io.js';
-import type { MeshedService } from '../constructs/meshed-service.js';
-import { PropsValidator } from '../constructs/validation.js';
-import type { EdgeGateway } from './edge-gateway.js';
-import { describeDuration, istioDuration } from './istio-duration.js';
-import { matchesOf } from './resilience-policy.js';
-import { Retry, type RetryCondition } from './retry.js';
-import { RouteClass, type Route } from './route.js';
+import { VirtualService, type VirtualServiceSpecHttp, type VirtualServiceSpecHttpFault } from '../../imports/istio-networking.istio.io.js';
+import type { MeshedService } from '../../constructs/meshed-service.js';
+import { PropsValidator } from '../../constructs/validation.js';
+import type { EdgeGateway } from '../../mesh/edge-gateway.js';
+import { describeDuration, istioDuration } from '../../mesh/istio-duration.js';
+import { matchesOf } from '../../mesh/resilience-policy.js';
+import { Retry, type RetryCondition } from '../../mesh/retry.js';
+import { RouteClass, type Route } from '../../mesh/route.js';
 
 /*
  * Fault injection and the naive-retry anti-pattern for the chaos demos (chaos/README.md).

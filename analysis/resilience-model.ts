@@ -7,7 +7,7 @@
  * records in `problems`.
  */
 import { parseAllDocuments } from 'yaml';
-import { ENVOY_DEFAULT_BACKOFF_MS, type RetryTiming } from '../worst-case.js';
+import { ENVOY_DEFAULT_BACKOFF_MS, type RetryTiming } from '../mesh/worst-case.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- manifests are untyped JSON by nature */
 export interface ManifestObject {

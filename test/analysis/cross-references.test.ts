@@ -3,7 +3,7 @@ import * as kplus from 'cdk8s-plus-28';
 import { describe, expect, it } from 'vitest';
 import { MeshedService } from '../../constructs/meshed-service.js';
 import { Callers } from '../../mesh/callers.js';
-import { checkCrossReferences, endpointsIn, type K8sObject } from '../../mesh/analysis/cross-references.js';
+import { checkCrossReferences, endpointsIn, type K8sObject } from '../../analysis/cross-references.js';
 import { Route } from '../../mesh/route.js';
 import { synth, type Manifest } from '../support/manifests.js';
 

@@ -6,8 +6,8 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { services } from '../../charts/platform.js';
-import { buildMeshModel, type ManifestObject } from '../../mesh/analysis/resilience-model.js';
-import { analyzeResilience } from '../../mesh/analysis/resilience-rules.js';
+import { buildMeshModel, type ManifestObject } from '../../analysis/resilience-model.js';
+import { analyzeResilience } from '../../analysis/resilience-rules.js';
 import { platformCallGraph } from '../../scripts/analyze.js';
 import { synthPlatform } from '../support/platform.js';
 
