@@ -1,6 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
+import { AppError } from './errors.js';
 import type { Logger } from './logger.js';
 
 /** Runs SQL. Rows come back as plain objects; use `::int` casts for counts (pg returns int8 as text). */
@@ -33,18 +34,57 @@ export interface DatabaseOptions {
    * @default 5
    */
   readonly poolSize?: number;
+  /**
+   * How long a query waits for a pool connection (a free one, or a new one to connect) before
+   * it fails with DatabaseUnavailableError.
+   * @default 3000
+   */
+  readonly connectTimeoutMs?: number;
 }
 
+/**
+ * The database could not run a statement for reasons of load or reachability, not of the
+ * request: no pool connection within the connect timeout (all busy, or the server does not
+ * answer), a lost connection, the statement timeout, a server out of resources or shutting
+ * down. Answered 503 so callers and the mesh retry later, never as a 500 (issue 17: POST
+ * /orders answered 500s on an overloaded machine from pg-pool's connect timeout).
+ */
+export class DatabaseUnavailableError extends AppError {
+  constructor(cause: Error) {
+    super(503, 'DATABASE_UNAVAILABLE', `the database is overloaded or unreachable (${cause.message}); try again later`);
+    this.cause = cause;
+  }
+}
+
+/** SQLSTATE classes of load and reachability: 08 connection exception, 53 insufficient resources, 57 operator intervention (57014: statement timeout). */
+const UNAVAILABLE_SQLSTATE = /^(08|53|57)/;
+/** Socket errors of a connection that failed or broke. */
+const UNAVAILABLE_ERRNO = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
+/** pg and pg-pool raise these without a code: pool wait or connect timeout, a connection that ended under a query. */
+const UNAVAILABLE_MESSAGE = /^(timeout exceeded when trying to connect|Connection terminated|timeout expired|Query read timeout)/;
+
+/** `err` as DatabaseUnavailableError when it is one of load or reachability; otherwise unchanged (constraint violations stay the caller's). */
+export function databaseError(err: unknown): unknown {
+  if (!(err instanceof Error) || err instanceof AppError) return err;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string' && (UNAVAILABLE_SQLSTATE.test(code) || UNAVAILABLE_ERRNO.has(code))) return new DatabaseUnavailableError(err);
+  return UNAVAILABLE_MESSAGE.test(err.message) ? new DatabaseUnavailableError(err) : err;
+}
+
+const rethrowDatabaseError = (err: unknown): never => {
+  throw databaseError(err);
+};
+
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
-  if (options.url) return openPostgres(options.url, options.logger, options.poolSize ?? 5);
+  if (options.url) return openPostgres(options.url, options.logger, options.poolSize ?? 5, options.connectTimeoutMs ?? 3000);
   return openPglite(options.pgliteDataDir);
 }
 
-function openPostgres(url: string, logger: Logger, max: number): Database {
+function openPostgres(url: string, logger: Logger, max: number, connectTimeoutMs: number): Database {
   const pool = new pg.Pool({
     connectionString: url,
     max,
-    connectionTimeoutMillis: 3000,
+    connectionTimeoutMillis: connectTimeoutMs,
     idleTimeoutMillis: 30_000,
     // A stuck statement must not hold a request (and its row locks) longer than the mesh waits for it.
     statement_timeout: 5000,
@@ -53,21 +93,22 @@ function openPostgres(url: string, logger: Logger, max: number): Database {
   // An idle client can lose its connection (database restart); without a listener that would crash the process.
   pool.on('error', (err) => logger.warn({ err }, 'idle database connection failed'));
   const queryable = (client: pg.Pool | pg.PoolClient): Queryable => ({
-    query: async <T>(sql: string, params?: readonly unknown[]) => (await client.query(sql, params as unknown[] | undefined)).rows as T[],
+    query: async <T>(sql: string, params?: readonly unknown[]) =>
+      (await client.query(sql, params as unknown[] | undefined).catch(rethrowDatabaseError)).rows as T[],
     exec: async (sql) => {
-      await client.query(sql);
+      await client.query(sql).catch(rethrowDatabaseError);
     },
   });
   return {
     kind: 'postgres',
     ...queryable(pool),
     async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
-      const client = await pool.connect();
+      const client = await pool.connect().catch(rethrowDatabaseError);
       let broken: Error | undefined;
       try {
-        await client.query('BEGIN');
+        await client.query('BEGIN').catch(rethrowDatabaseError);
         const result = await fn(queryable(client));
-        await client.query('COMMIT');
+        await client.query('COMMIT').catch(rethrowDatabaseError);
         return result;
       } catch (err) {
         await client.query('ROLLBACK').catch((rollbackError: Error) => {
