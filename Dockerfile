@@ -12,6 +12,9 @@ COPY package.json package-lock.json ./
 RUN --mount=type=cache,target=/root/.npm npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json ./
 COPY scripts/build-services.ts ./scripts/
+# The services compile against the contract and the mesh's path matcher (their only imports outside apps/).
+COPY contract ./contract
+COPY mesh/istio-match.ts ./mesh/
 COPY apps ./apps
 ARG SERVICE
 RUN test -n "${SERVICE}" || { echo 'pass --build-arg SERVICE=user|product|order|payment|notification' >&2; exit 1; } \

@@ -1,4 +1,5 @@
 import { Duration } from 'cdk8s';
+import { pathTemplateRegex } from './istio-match.js';
 import { Retry } from './retry.js';
 import { backoffBoundMs } from './worst-case.js';
 
@@ -54,10 +55,37 @@ export interface IdempotentWriteOptions extends RouteOptions {
 }
 
 /**
+ * A route declared elsewhere (an API contract): its method, path template, class and key header.
+ * Structural, so the library reads any contract without importing it.
+ */
+export interface RouteShape {
+  readonly method: Exclude<HttpMethod, 'HEAD'>;
+  readonly path: string;
+  readonly class: 'read' | 'idempotent-write' | 'write';
+  readonly keyHeader?: string;
+}
+
+/**
  * One operation of a service's HTTP API: method, path template and route class.
  * Path templates use `{param}` for one segment: `/charges/{id}/refund`.
  */
 export class Route {
+  /** The mesh route of a contract route, with its budget (default: the route class's). */
+  static of(shape: RouteShape, options: RouteOptions = {}): Route {
+    const misfit = `Route.of(${shape.method} ${shape.path})`;
+    switch (shape.class) {
+      case 'read':
+        if (shape.method !== 'GET') throw new Error(`${misfit}: 'class' is 'read' but 'method' is ${shape.method}: declare reads with GET`);
+        return Route.read(shape.path, options);
+      case 'idempotent-write':
+        if (shape.method === 'GET') throw new Error(`${misfit}: 'class' is 'idempotent-write' but 'method' is GET: declare it as a read`);
+        return Route.idempotentWrite(shape.method, shape.path, { ...options, keyHeader: shape.keyHeader });
+      case 'write':
+        if (shape.method === 'GET') throw new Error(`${misfit}: 'class' is 'write' but 'method' is GET: declare it as a read`);
+        return Route.write(shape.method, shape.path, options);
+    }
+  }
+
   static read(path: string, options: RouteOptions = {}): Route {
     return new Route(['GET', 'HEAD'], path, RouteClass.READ, options);
   }
@@ -106,11 +134,7 @@ export class Route {
 
   /** Anchored RE2 regex for the path template (Istio `uri.regex`). */
   get pathRegex(): string {
-    const escaped = this.path
-      .split(/(\{[^}]+\})/)
-      .map((part) => (part.startsWith('{') ? '[^/]+' : part.replace(/[.*+?^$()|[\]\\]/g, '\\$&')))
-      .join('');
-    return `^${escaped}$`;
+    return pathTemplateRegex(this.path);
   }
 
   /**

@@ -32,7 +32,7 @@ export const platformHandlers: readonly Handler[] = platformHandlerSpecs;
  * from the Deployment's env (HTTP_CLIENT_TIMEOUT_MS, else the kit's default).
  */
 export function platformCallGraph(model: MeshModel): CallGraph {
-  const declared = new Set(platformEdges.flatMap((e) => e.routes.map((r) => `${e.from}|${e.to}|${r}`)));
+  const declared = new Set(platformEdges.flatMap((e) => e.routes.map((r) => `${e.from}|${e.to}|${r.description}`)));
   for (const h of platformHandlers) {
     for (const c of h.sequences.flatMap((s) => s.calls)) {
       // A renamed route or a call outside the call graph must fail here, not silently drop out of the analysis.
@@ -48,9 +48,9 @@ export function platformCallGraph(model: MeshModel): CallGraph {
   const source = 'platform model (charts/platform.ts)';
   return {
     source,
-    publicRoutes: platformServices.flatMap((s) => s.publicRoutes.map((route) => ({ service: s.name, route }))),
+    publicRoutes: platformServices.flatMap((s) => s.publicRoutes.map((route) => ({ service: s.name, route: route.description }))),
     edges: withHandlerEdges(
-      platformEdges.map((e) => ({ from: e.from, to: e.to, routes: e.routes, source })),
+      platformEdges.map((e) => ({ from: e.from, to: e.to, routes: e.routes.map((r) => r.description), source })),
       platformHandlers,
       source,
     ),

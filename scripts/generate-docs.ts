@@ -1,6 +1,6 @@
 /**
  * `npm run docs`: writes docs/architecture.md and docs/openapi/<service>.json from what the
- * platform really is — the model (charts/platform.ts), the synthesized manifests, the
+ * platform really is — the contract (contract/) and the model (charts/platform.ts), the synthesized manifests, the
  * services' request schemas (the ajv schemas their routes declare) and the TypeScript types
  * of what their handlers answer. Nothing here restates a fact the code holds; the output is
  * deterministic (no timestamps, stable order), so test/docs can regenerate it in memory and
@@ -105,9 +105,9 @@ function analyzeResponses(files: readonly string[]): AnalyzedRoute[] {
     if (!source) throw new Error(`TypeScript did not load ${file}`);
     const visit = (node: ts.Node): void => {
       if (ts.isCallExpression(node) && ts.isIdentifier(node.expression) && node.expression.text === 'defineRoute') {
-        const spec = node.arguments[0];
-        if (!spec || !ts.isObjectLiteralExpression(spec)) throw new Error(`${where(node)}: defineRoute needs an object literal`);
-        routes.push(analyzeRoute(spec, checker, implementations));
+        const [route, spec] = node.arguments;
+        if (!route || !spec || !ts.isObjectLiteralExpression(spec)) throw new Error(`${where(node)}: defineRoute needs a contract route and an object literal`);
+        routes.push(analyzeRoute(route, spec, checker, implementations));
       }
       ts.forEachChild(node, visit);
     };
@@ -126,15 +126,17 @@ function property(object: ts.ObjectLiteralExpression, name: string): ts.ObjectLi
   return object.properties.find((p) => p.name !== undefined && ts.isIdentifier(p.name) && p.name.text === name);
 }
 
-function stringProperty(object: ts.ObjectLiteralExpression, name: string): string {
-  const p = property(object, name);
-  if (!p || !ts.isPropertyAssignment(p) || !ts.isStringLiteralLike(p.initializer)) throw new Error(`${where(object)}: '${name}' must be a string literal`);
-  return p.initializer.text;
+/** A string-literal-typed property of the contract route passed to defineRoute (`method`, `path`). */
+function literalProperty(route: ts.Expression, name: string, checker: ts.TypeChecker): string {
+  const symbol = checker.getTypeAtLocation(route).getProperty(name);
+  const type = symbol && checker.getTypeOfSymbolAtLocation(symbol, route);
+  if (!type?.isStringLiteral()) throw new Error(`${where(route)}: the route's '${name}' must have a string literal type (declare it with contract/route.ts)`);
+  return type.value;
 }
 
-function analyzeRoute(spec: ts.ObjectLiteralExpression, checker: ts.TypeChecker, implementations: Implementations): AnalyzedRoute {
-  const method = stringProperty(spec, 'method');
-  const path = stringProperty(spec, 'path');
+function analyzeRoute(route: ts.Expression, spec: ts.ObjectLiteralExpression, checker: ts.TypeChecker, implementations: Implementations): AnalyzedRoute {
+  const method = literalProperty(route, 'method', checker);
+  const path = literalProperty(route, 'path', checker);
   const handle = property(spec, 'handle');
   const fn = handle && ts.isPropertyAssignment(handle) ? handle.initializer : handle;
   if (!fn || !(ts.isArrowFunction(fn) || ts.isFunctionExpression(fn) || ts.isMethodDeclaration(fn)))
@@ -640,7 +642,7 @@ async function operationsOf(spec: ServiceSpec, analyzed: readonly AnalyzedRoute[
   for (const route of spec.routes) {
     const method = route.methods[0]!;
     declared.add(key(method, route.path));
-    const routeSpec = served.find((s) => key(s.method, s.path) === key(method, route.path));
+    const routeSpec = served.find((s) => key(s.route.method, s.route.path) === key(method, route.path));
     const replies = analyzed.find((a) => key(a.method, a.path) === key(method, route.path));
     if (!routeSpec || !replies) {
       problems.push(`${spec.name}: the model declares ${route.description} but apps/${spec.name}/routes serves no such route`);
@@ -652,13 +654,14 @@ async function operationsOf(spec: ServiceSpec, analyzed: readonly AnalyzedRoute[
       method: method.toLowerCase(),
       spec: routeSpec,
       analyzed: replies,
-      isPublic: spec.publicRoutes.includes(route.description),
-      needsJwt: spec.jwtRoutes.includes(route.description),
-      callers: callGraph.filter((e) => e.to === spec.name && e.routes.includes(route.description)).map((e) => e.from),
+      isPublic: spec.publicRoutes.includes(route),
+      needsJwt: spec.jwtRoutes.includes(route),
+      callers: callGraph.filter((e) => e.to === spec.name && e.routes.includes(route)).map((e) => e.from),
     });
   }
   for (const s of served)
-    if (!declared.has(key(s.method, s.path))) problems.push(`${spec.name}: serves ${key(s.method, s.path)}, which charts/platform.ts does not declare`);
+    if (!declared.has(key(s.route.method, s.route.path)))
+      problems.push(`${spec.name}: serves ${key(s.route.method, s.route.path)}, which contract/services.ts does not declare`);
   if (problems.length > 0) throw new Error(`the model and the services disagree:\n  - ${problems.join('\n  - ')}`);
   return operations;
 }
@@ -671,7 +674,7 @@ const mermaidId = (text: string) => text.replace(/[^A-Za-z0-9]/g, '_');
 const code = (text: string | number) => `\`${text}\``;
 const table = (header: readonly string[], rows: readonly (readonly (string | number)[])[]) =>
   [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
-const sumDescriptions = (routes: readonly string[]) => routes.map((r) => r.replace('GET|HEAD', 'GET')).join(', ');
+const sumDescriptions = (routes: readonly Route[]) => routes.map((r) => r.description.replace('GET|HEAD', 'GET')).join(', ');
 
 /**
  * The service decomposition as a Mermaid flowchart (checked by test/docs with Mermaid's own
@@ -777,13 +780,11 @@ function communicationSection(objects: readonly K8sObject[]): string {
   ];
   const rows: (string | number)[][] = [];
   for (const edge of callGraph) {
-    const callee = services.find((s) => s.name === edge.to)!;
-    for (const description of edge.routes) {
-      const route = callee.routes.find((r) => r.description === description)!;
+    for (const route of edge.routes) {
       const http = vsRoute(objects, edge.to, route.name);
       rows.push([
         `${edge.from} → ${edge.to}`,
-        code(description.replace('GET|HEAD', 'GET')),
+        code(route.description.replace('GET|HEAD', 'GET')),
         route.routeClass.name,
         http.timeout,
         http.retries?.attempts ?? 0,
@@ -797,13 +798,12 @@ function communicationSection(objects: readonly K8sObject[]): string {
   parts.push('', "Public routes enter through the ingress gateway, whose VirtualService (`edge`) carries each route's own timeout and retries:", '');
   const publicRows: (string | number)[][] = [];
   for (const spec of services) {
-    for (const description of spec.publicRoutes) {
-      const route = spec.routes.find((r) => r.description === description)!;
+    for (const route of spec.publicRoutes) {
       const http = vsRoute(objects, 'edge', `${spec.name}-${route.name}`);
       publicRows.push([
         spec.name,
-        code(description.replace('GET|HEAD', 'GET')),
-        spec.jwtRoutes.includes(description) ? 'yes' : 'no',
+        code(route.description.replace('GET|HEAD', 'GET')),
+        spec.jwtRoutes.includes(route) ? 'yes' : 'no',
         http.timeout,
         http.retries?.attempts ?? 0,
         code(http.retries?.retryOn ?? '—'),
@@ -943,11 +943,12 @@ export async function generateDocs(): Promise<Map<string, string>> {
   const markdown = [
     '# meshkit architecture',
     '',
-    `<!-- ${GENERATED_BY} from charts/platform.ts, the synthesized manifests and apps/*/routes. Do not edit: run \`npm run docs\`. -->`,
+    `<!-- ${GENERATED_BY} from contract/, charts/platform.ts, the synthesized manifests and apps/*/routes. Do not edit: run \`npm run docs\`. -->`,
     '',
-    'A shop of five services on Kubernetes whose resilience lives in the Istio mesh. The model in',
-    'charts/platform.ts declares the services, routes, call graph and topics once; the charts, the',
-    'mesh policy and this page are derived from it.',
+    'A shop of five services on Kubernetes whose resilience lives in the Istio mesh. The contract in',
+    'contract/ declares the services, routes, call graph, topics and env names once; charts/platform.ts',
+    "adds each route's timeout and retries and each service's replicas; the charts, the services'",
+    'routers, the mesh policy and this page are derived from them.',
     '',
     '## Service decomposition',
     '',

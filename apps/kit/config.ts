@@ -1,5 +1,6 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { envNames } from '../../contract/env.js';
 
 /** Thrown at start-up when the environment cannot run the service; lists every problem at once. */
 export class ConfigError extends Error {
@@ -133,37 +134,37 @@ export interface BaseConfig {
 }
 
 export function readBaseConfig(service: string, reader: EnvReader): BaseConfig {
-  const serviceName = reader.string('SERVICE_NAME', service);
+  const serviceName = reader.string(envNames.serviceName, service);
   if (serviceName !== service)
-    reader.problem(`SERVICE_NAME ('${serviceName}') does not match this bundle ('${service}'): the image and the Deployment disagree`);
-  const port = reader.int('PORT', 8080, { min: 0, max: 65535 });
-  const adminPort = reader.int('ADMIN_PORT', 9090, { min: 0, max: 65535 });
+    reader.problem(`${envNames.serviceName} ('${serviceName}') does not match this bundle ('${service}'): the image and the Deployment disagree`);
+  const port = reader.int(envNames.port, 8080, { min: 0, max: 65535 });
+  const adminPort = reader.int(envNames.adminPort, 9090, { min: 0, max: 65535 });
   if (port !== 0 && port === adminPort) reader.problem(`ADMIN_PORT (${adminPort}) equals PORT: health and chaos must stay off the public port`);
-  const databaseUrl = reader.optionalString('DATABASE_URL');
+  const databaseUrl = reader.optionalString(envNames.databaseUrl);
   if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
     reader.problem(`DATABASE_URL must start with postgres:// or postgresql:// (got '${databaseUrl.replace(/\/\/[^@]*@/, '//***@')}')`);
   }
-  const brokers = reader.list('KAFKA_BROKERS');
+  const brokers = reader.list(envNames.kafkaBrokers);
   const kafka: KafkaConfig | undefined =
     brokers.length === 0
       ? undefined
       : {
           brokers,
-          clientId: reader.string('KAFKA_CLIENT_ID', service),
-          produceTopics: reader.list('KAFKA_PRODUCE_TOPICS'),
-          consumeTopics: reader.list('KAFKA_CONSUME_TOPICS'),
-          groupId: reader.string('KAFKA_GROUP_ID', service),
+          clientId: reader.string(envNames.kafkaClientId, service),
+          produceTopics: reader.list(envNames.kafkaProduceTopics),
+          consumeTopics: reader.list(envNames.kafkaConsumeTopics),
+          groupId: reader.string(envNames.kafkaGroupId, service),
         };
   return {
     serviceName,
     port,
     adminPort,
-    host: reader.string('HOST', '0.0.0.0'),
+    host: reader.string(envNames.host, '0.0.0.0'),
     databaseUrl,
     pgliteDataDir: reader.string('PGLITE_DATA_DIR', join(tmpdir(), `meshkit-${service}`)),
     kafka,
     logLevel: reader.oneOf<LogLevel>('LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info'),
-    httpClientTimeoutMs: reader.int('HTTP_CLIENT_TIMEOUT_MS', 2000, { min: 50, max: 60_000 }),
+    httpClientTimeoutMs: reader.int(envNames.httpClientTimeoutMs, 2000, { min: 50, max: 60_000 }),
     shutdownDelayMs: reader.int('SHUTDOWN_DELAY_MS', 3000, { min: 0, max: 60_000 }),
     shutdownTimeoutMs: reader.int('SHUTDOWN_TIMEOUT_MS', 15_000, { min: 100, max: 120_000 }),
   };

@@ -7,7 +7,8 @@ import { contextFromHeaders, runWithContext, type RequestContext } from './conte
 import { AppError, errorBody } from './errors.js';
 import type { Logger } from './logger.js';
 import type { HttpMetrics } from './metrics.js';
-import { expressPath, templateMatcher, type AnyRoute } from './routes.js';
+import { methodsOf } from '../../contract/route.js';
+import { pathMatcher, type AnyRoute, type PathMatcher } from './routes.js';
 import { compileValidator, ValidationError, type Violation } from './validation.js';
 
 /** Largest JSON body any route accepts; larger ones get 413 before they are read. */
@@ -98,11 +99,12 @@ export function createHttpApp(options: HttpAppOptions): Express {
   });
 
   const jsonParser = express.json({ limit: BODY_LIMIT, strict: true });
-  for (const route of routes) {
+  const served = routes.map((route) => ({ route, matcher: pathMatcher(route.route.path) }));
+  for (const { route, matcher } of served) {
     // Before the body is read: the route template for metrics and logs, then the chaos switch
     // (its latency is spent before the body arrives). Without a fault set this stays synchronous.
     const enter: RequestHandler = (_req, res, next) => {
-      locals(res).route = route.path;
+      locals(res).route = route.route.path;
       if (!chaos?.active) {
         next();
         return;
@@ -110,34 +112,34 @@ export function createHttpApp(options: HttpAppOptions): Express {
       chaos.apply().then(() => next(), next);
     };
     const stages: RequestHandler[] = [enter];
-    if (route.method !== 'GET') stages.push(bodyDeadline(BODY_READ_TIMEOUT_MS, logger), jsonParser);
-    stages.push(routeHandler(route));
-    const path = expressPath(route.path);
-    switch (route.method) {
+    if (route.route.method !== 'GET') stages.push(bodyDeadline(BODY_READ_TIMEOUT_MS, logger), jsonParser);
+    stages.push(routeHandler(route, matcher));
+    // Express takes a RegExp as is: the mesh's regex, not Express's own case-insensitive,
+    // trailing-slash-tolerant path syntax.
+    switch (route.route.method) {
       case 'GET':
-        app.get(path, ...stages);
+        app.get(matcher.regex, ...stages);
         break;
       case 'POST':
-        app.post(path, ...stages);
+        app.post(matcher.regex, ...stages);
         break;
       case 'PUT':
-        app.put(path, ...stages);
+        app.put(matcher.regex, ...stages);
         break;
       case 'PATCH':
-        app.patch(path, ...stages);
+        app.patch(matcher.regex, ...stages);
         break;
       case 'DELETE':
-        app.delete(path, ...stages);
+        app.delete(matcher.regex, ...stages);
         break;
     }
   }
 
-  const matchers = routes.map((r) => ({ route: r, regex: templateMatcher(r.path) }));
   app.use((req, res) => {
-    const allowed = matchers.filter((m) => m.regex.test(req.path)).map((m) => m.route);
+    const allowed = served.filter((s) => s.matcher.regex.test(req.path)).map((s) => s.route.route);
     if (allowed.length === 0) throw new AppError(404, 'NOT_FOUND', `no route for ${req.method} ${req.path}`);
     locals(res).route = allowed[0]?.path;
-    const methods = [...new Set(allowed.flatMap((r) => (r.method === 'GET' ? ['GET', 'HEAD'] : [r.method])))];
+    const methods = [...new Set(allowed.flatMap(methodsOf))];
     res.setHeader('allow', methods.join(', '));
     throw new AppError(405, 'METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${allowed[0]?.path}; use ${methods.join(', ')}`);
   });
@@ -146,7 +148,17 @@ export function createHttpApp(options: HttpAppOptions): Express {
   return app;
 }
 
-function routeHandler(route: AnyRoute): RequestHandler {
+/** The `{param}` values of the request's path; a malformed percent-escape is the client's error, as in Express. */
+function pathParams(matcher: PathMatcher, path: string): Record<string, string> {
+  try {
+    return matcher.params(path);
+  } catch (err) {
+    if (err instanceof URIError) throw new AppError(400, 'BAD_REQUEST', `malformed percent-escape in the path ${path}`);
+    throw err;
+  }
+}
+
+function routeHandler(route: AnyRoute, matcher: PathMatcher): RequestHandler {
   const body = route.body ? compileValidator(route.body, 'body') : undefined;
   const query = route.query ? compileValidator(route.query, 'query') : undefined;
   const params = route.params ? compileValidator(route.params, 'params') : undefined;
@@ -169,7 +181,7 @@ function routeHandler(route: AnyRoute): RequestHandler {
       }
       // Express builds query and params per access; validate (and default) copies.
       const queryCopy: Record<string, unknown> = { ...(req.query as Record<string, unknown>) };
-      const paramsCopy: Record<string, unknown> = { ...req.params };
+      const paramsCopy: Record<string, unknown> = pathParams(matcher, req.path);
       if (query) violations.push(...query(queryCopy));
       if (params) violations.push(...params(paramsCopy));
       if (violations.length > 0) throw new ValidationError(violations);

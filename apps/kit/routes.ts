@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import type { RouteDeclaration } from '../../contract/route.js';
+import { pathTemplateRegex } from '../../mesh/istio-match.js';
 import type { SchemaObject } from './validation.js';
-
-export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 export interface RouteInput<B, Q, P> {
   readonly body: B;
@@ -19,14 +19,8 @@ export interface Reply {
   readonly headers?: Readonly<Record<string, string>>;
 }
 
-/**
- * One operation of a service's HTTP API. Schemas are checked at the edge, before
- * the handler runs, so domain code receives typed, valid input.
- */
-export interface RouteSpec<B = unknown, Q = unknown, P = unknown> {
-  readonly method: Method;
-  /** Path template with `{param}` segments, exactly as declared in charts/platform.ts. */
-  readonly path: string;
+/** How a service answers one route: schemas checked at the edge of the service, then the handler. */
+export interface RouteHandler<B = unknown, Q = unknown, P = unknown> {
   /** JSON schema of the body. Writes always parse JSON (16 kB limit); only this decides what is valid. */
   readonly body?: SchemaObject;
   /**
@@ -39,25 +33,50 @@ export interface RouteSpec<B = unknown, Q = unknown, P = unknown> {
   handle(input: RouteInput<B, Q, P>): Promise<Reply>;
 }
 
+/**
+ * One operation of a service's HTTP API: the contract's route (method, path template, class:
+ * contract/services.ts) and its handler. Domain code receives typed, valid input.
+ */
+export interface RouteSpec<B = unknown, Q = unknown, P = unknown> extends RouteHandler<B, Q, P> {
+  readonly route: RouteDeclaration;
+}
+
 // Routes of different input types live in one list; each was checked against its own types by defineRoute.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyRoute = RouteSpec<any, any, any>;
 
-/** Identity helper that lets TypeScript check a handler against the input types it declares. */
-export function defineRoute<B = undefined, Q = Record<string, unknown>, P = Record<string, string>>(spec: RouteSpec<B, Q, P>): RouteSpec<B, Q, P> {
-  return spec;
+/**
+ * Serves a contract route: `defineRoute(product.routes.get, { params, handle })`. Method and path
+ * come from the contract object, so the app cannot drift from the mesh; the type parameters let
+ * TypeScript check the handler against the input types it declares.
+ */
+export function defineRoute<B = undefined, Q = Record<string, unknown>, P = Record<string, string>>(
+  route: RouteDeclaration,
+  handler: RouteHandler<B, Q, P>,
+): RouteSpec<B, Q, P> {
+  return { ...handler, route };
 }
 
-/** Express path syntax for a `{param}` template. */
-export function expressPath(template: string): string {
-  return template.replace(/\{(\w+)\}/g, ':$1');
+/** A compiled path template: the mesh's regex (mesh/istio-match.ts) and the params of a matching path. */
+export interface PathMatcher {
+  readonly regex: RegExp;
+  /** The `{param}` values of a path the regex matched, percent-decoded; throws URIError on a malformed escape. */
+  params(path: string): Record<string, string>;
 }
 
-/** Anchored, case-insensitive matcher of a template (trailing slash tolerated, as Express does). */
-export function templateMatcher(template: string): RegExp {
-  const source = template
-    .split(/(\{\w+\})/)
-    .map((part) => (part.startsWith('{') ? '[^/]+' : part.replace(/[.*+?^$()|[\]\\]/g, '\\$&')))
-    .join('');
-  return new RegExp(`^${source}/?$`, 'i');
+/** The one path matcher: the regex Istio matches with, so the app serves exactly the paths its sidecar routes. */
+export function pathMatcher(template: string): PathMatcher {
+  const regex = new RegExp(pathTemplateRegex(template));
+  // Each `{param}` is exactly one segment, so a matched path's segments line up with the template's.
+  const slots = template.split('/').flatMap((segment, index) => {
+    const name = /^\{(\w+)\}$/.exec(segment)?.[1];
+    return name === undefined ? [] : [{ name, index }];
+  });
+  return {
+    regex,
+    params(path) {
+      const segments = path.split('/');
+      return Object.fromEntries(slots.map(({ name, index }) => [name, decodeURIComponent(segments[index]!)]));
+    },
+  };
 }

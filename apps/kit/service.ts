@@ -12,6 +12,7 @@ import { createKafka, createProducer, kafkaPublisher } from './kafka.js';
 import { createLogger, type Logger } from './logger.js';
 import { HttpMetrics } from './metrics.js';
 import { OutboxRelay } from './outbox.js';
+import { read, write } from '../../contract/route.js';
 import { defineRoute, type AnyRoute } from './routes.js';
 
 /** Something that runs beside the HTTP API (outbox relay, consumer, recovery sweep). */
@@ -157,10 +158,8 @@ export function outboxWorkers(ctx: ServiceContext<unknown>, topics: readonly str
 
 function adminRoutes(state: { phase: string; db?: Database }, metrics: HttpMetrics, chaos: ChaosSwitch): AnyRoute[] {
   return [
-    defineRoute({ method: 'GET', path: '/health/live', handle: async () => ({ body: { status: 'live' } }) }),
-    defineRoute({
-      method: 'GET',
-      path: '/health/ready',
+    defineRoute(read('/health/live'), { handle: async () => ({ body: { status: 'live' } }) }),
+    defineRoute(read('/health/ready'), {
       handle: async () => {
         if (state.phase !== 'ready' || !state.db) throw new AppError(503, 'NOT_READY', `service is ${state.phase}`, { phase: state.phase });
         const db = state.db;
@@ -175,24 +174,18 @@ function adminRoutes(state: { phase: string; db?: Database }, metrics: HttpMetri
         return { body: { status: 'ready', checks: { database: 'ok' } } };
       },
     }),
-    defineRoute({
-      method: 'GET',
-      path: '/metrics',
+    defineRoute(read('/metrics'), {
       handle: async () => ({ text: await metrics.registry.metrics(), headers: { 'content-type': metrics.registry.contentType } }),
     }),
-    defineRoute({ method: 'GET', path: '/admin/chaos', handle: async () => ({ body: chaos.current }) }),
-    defineRoute<ChaosSettings>({
-      method: 'POST',
-      path: '/admin/chaos',
+    defineRoute(read('/admin/chaos'), { handle: async () => ({ body: chaos.current }) }),
+    defineRoute<ChaosSettings>(write('POST', '/admin/chaos'), {
       body: chaosSettingsSchema,
       handle: async ({ body }) => {
         chaos.set(body);
         return { body: chaos.current };
       },
     }),
-    defineRoute({
-      method: 'DELETE',
-      path: '/admin/chaos',
+    defineRoute(write('DELETE', '/admin/chaos'), {
       handle: async () => {
         chaos.reset();
         return { body: chaos.current };

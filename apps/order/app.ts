@@ -1,3 +1,5 @@
+import { serviceUrlEnv } from '../../contract/env.js';
+import { payment, product, user } from '../../contract/services.js';
 import { outboxWorkers, ServiceClient, type ServiceDefinition } from '../kit/index.js';
 import { Orders } from './domain/place-order.js';
 import { OrderSaga } from './domain/saga.js';
@@ -20,9 +22,9 @@ export const orderService: ServiceDefinition<OrderSettings> = {
   name: 'order',
   migrations,
   readSettings: (env) => ({
-    userUrl: env.httpUrl('USER_URL'),
-    productUrl: env.httpUrl('PRODUCT_URL'),
-    paymentUrl: env.httpUrl('PAYMENT_URL'),
+    userUrl: env.httpUrl(serviceUrlEnv(user.name)),
+    productUrl: env.httpUrl(serviceUrlEnv(product.name)),
+    paymentUrl: env.httpUrl(serviceUrlEnv(payment.name)),
     sweepIntervalMs: env.int('SWEEP_INTERVAL_MS', 10_000, { min: 100, max: 3_600_000 }),
     // Well above the longest saga (four calls and three compensations at the client timeout each).
     // A saga paused longer loses its lease to the sweep and stops: shorter only cancels more orders.
@@ -32,9 +34,9 @@ export const orderService: ServiceDefinition<OrderSettings> = {
     const { settings, config, db, logger } = ctx;
     const timeout = config.httpClientTimeoutMs;
     const participants = new HttpParticipants(
-      new ServiceClient('user', settings.userUrl, timeout),
-      new ServiceClient('product', settings.productUrl, timeout),
-      new ServiceClient('payment', settings.paymentUrl, timeout),
+      new ServiceClient(user.name, settings.userUrl, timeout),
+      new ServiceClient(product.name, settings.productUrl, timeout),
+      new ServiceClient(payment.name, settings.paymentUrl, timeout),
     );
     const store = new OrderStore(db);
     const saga = new OrderSaga(participants, store, logger.child({ component: 'saga' }));

@@ -1,3 +1,5 @@
+import { edgeAuth } from '../../contract/edge.js';
+import { envNames } from '../../contract/env.js';
 import type { ServiceDefinition } from '../kit/index.js';
 import { Accounts, type TokenSettings } from './domain/users.js';
 import { migrations } from './infrastructure/migrations.js';
@@ -9,14 +11,14 @@ import { userRoutes } from './routes/users.js';
 
 /**
  * user: accounts, scrypt credentials and the JWT signing keys.
- * JWT_ISSUER and JWT_AUDIENCE must match the mesh's RequestAuthentication.
+ * JWT_ISSUER and JWT_AUDIENCE must match the mesh's RequestAuthentication; the charts set them from the contract's edgeAuth.
  */
 export const userService: ServiceDefinition<TokenSettings> = {
   name: 'user',
   migrations,
   readSettings: (env) => ({
-    issuer: env.string('JWT_ISSUER', 'meshkit-user'),
-    audience: env.string('JWT_AUDIENCE', 'meshkit'),
+    issuer: env.string(envNames.jwtIssuer, edgeAuth.issuer),
+    audience: env.string(envNames.jwtAudience, edgeAuth.audiences[0]),
     ttlSeconds: env.int('JWT_TTL_SECONDS', 3600, { min: 60, max: 86_400 }),
   }),
   async create({ db, settings }) {

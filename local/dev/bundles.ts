@@ -20,7 +20,7 @@ async function newestSourceMtime(dirs: readonly string[]): Promise<number> {
   return newest;
 }
 
-/** Builds apps/<service>/dist when missing or older than the kit, the service or the lockfile, then snapshots it into `into`; returns the entry file. */
+/** Builds apps/<service>/dist when missing or older than the kit, the service, the contract or the lockfile, then snapshots it into `into`; returns the entry file. */
 export async function snapshotBundle(service: ServiceName, into: string): Promise<string> {
   const dist = join(repoRoot, 'apps', service, 'dist');
   const built = await stat(join(dist, 'main.js')).then(
@@ -28,7 +28,9 @@ export async function snapshotBundle(service: ServiceName, into: string): Promis
     () => undefined,
   );
   const sources = Math.max(
-    await newestSourceMtime([join(repoRoot, 'apps', 'kit'), join(repoRoot, 'apps', service)]),
+    await newestSourceMtime([join(repoRoot, 'apps', 'kit'), join(repoRoot, 'apps', service), join(repoRoot, 'contract')]),
+    // The one file of the library a service bundles: the path matcher the mesh enforces.
+    (await stat(join(repoRoot, 'mesh', 'istio-match.ts'))).mtimeMs,
     (await stat(join(repoRoot, 'package-lock.json'))).mtimeMs,
   );
   if (built === undefined || built < sources) {

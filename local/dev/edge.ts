@@ -10,7 +10,6 @@ import { Agent, createServer, request as httpRequest, type IncomingHttpHeaders, 
 import type { AddressInfo } from 'node:net';
 import { edgeAuth, services, type ServiceName } from '../../charts/platform.js';
 import { JwtRejected, peekHeader, verifyEdgeJwt, type EdgeJwks } from './edge-jwt.js';
-import { jwksService, routesNamed } from './wiring.js';
 
 export interface LocalEdgeOptions {
   /** Public base URL of each service. */
@@ -70,12 +69,12 @@ const HOP_BY_HOP = new Set([
 /** The routes the edge exposes: the model's publicRoutes, with each route's mesh timeout and whether it needs a JWT. */
 function edgeRoutes(): EdgeRoute[] {
   return services.flatMap((spec) =>
-    routesNamed(spec.name, spec.publicRoutes).map((route) => ({
+    spec.publicRoutes.map((route) => ({
       service: spec.name,
       methods: route.methods,
       path: new RegExp(route.pathRegex),
       timeoutMs: route.timeout.toMilliseconds(),
-      requireJwt: spec.jwtRoutes.includes(route.description),
+      requireJwt: spec.jwtRoutes.includes(route),
     })),
   );
 }
@@ -96,7 +95,7 @@ function edgeRoutes(): EdgeRoute[] {
 export async function startLocalEdge(options: LocalEdgeOptions): Promise<LocalEdge> {
   const routes = edgeRoutes();
   const agent = new Agent({ keepAlive: true, timeout: 30_000 });
-  const jwksUrl = `${options.upstreams[jwksService()]}${edgeAuth.jwksPath}`;
+  const jwksUrl = `${options.upstreams[edgeAuth.jwks.service]}${edgeAuth.jwksPath}`;
   let keys: { set: EdgeJwks; fetchedAt: number } | undefined;
 
   const loadKeys = async (refresh: boolean): Promise<EdgeJwks> => {

@@ -1,6 +1,6 @@
 /**
  * The whole shop as local processes: one Node process per service, wired from the
- * platform model (charts/platform.ts) exactly as the charts wire the pods, plus an
+ * platform model (charts/pod-env.ts) exactly as the charts wire the pods, plus an
  * optional in-process stand-in for the Istio ingress gateway (the "local edge").
  *
  * ```ts
@@ -23,6 +23,7 @@ import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { ServiceName } from '../../charts/platform.js';
+import { envNames } from '../../contract/env.js';
 import { snapshotBundle } from './bundles.js';
 import { startLocalEdge, type LocalEdge } from './edge.js';
 import { repoRoot } from './paths.js';
@@ -160,10 +161,10 @@ export async function startLocalShop(options: LocalShopOptions = {}): Promise<Lo
       if (!databaseUrl) await mkdir(dataDir, { recursive: true });
       const env: Record<string, string> = {
         ...inheritedEnv(),
-        PORT: String(portOf(name, false)),
-        ADMIN_PORT: String(portOf(name, true)),
-        HOST: '127.0.0.1',
-        ...(databaseUrl ? { DATABASE_URL: databaseUrl } : { PGLITE_DATA_DIR: dataDir }),
+        [envNames.port]: String(portOf(name, false)),
+        [envNames.adminPort]: String(portOf(name, true)),
+        [envNames.host]: '127.0.0.1',
+        ...(databaseUrl ? { [envNames.databaseUrl]: databaseUrl } : { PGLITE_DATA_DIR: dataDir }),
         // No endpoints to update locally: the drain starts at once (Kubernetes waits 3 s for them).
         SHUTDOWN_DELAY_MS: '0',
         ...platformEnv(name, { urls, ...(kafkaBrokers ? { kafkaBrokers } : {}) }),

@@ -1,10 +1,12 @@
 /**
- * Wiring of the local shop: the environment the charts give each pod (charts/shop-chart.ts,
- * constructs/meshed-service.ts), derived from the same platform model, and the Kafka topics
+ * Wiring of the local shop: the environment the charts give each pod (charts/pod-env.ts,
+ * constructs/meshed-service.ts), derived by the same function, and the Kafka topics
  * the Strimzi KafkaTopics of charts/kafka-chart.ts would create.
  */
 import { Kafka, logLevel } from 'kafkajs';
-import { callGraph, clientTimeoutMarginMs, edgeAuth, serviceSpec, services, topics, type ServiceName } from '../../charts/platform.js';
+import { podEnv } from '../../charts/pod-env.js';
+import { services, topics, type ServiceName } from '../../charts/platform.js';
+import { envNames } from '../../contract/index.js';
 
 /** Every service of the platform model, in the model's order. */
 export const SERVICE_NAMES: readonly ServiceName[] = services.map((s) => s.name);
@@ -17,51 +19,13 @@ export interface PlatformAddresses {
 }
 
 /**
- * The platform's own wiring of `service`, derived from the model as charts/shop-chart.ts
- * derives it: SERVICE_NAME; `<CALLEE>_URL` per call-graph edge; HTTP_CLIENT_TIMEOUT_MS
- * (the longest mesh timeout of the routes it calls plus `clientTimeoutMarginMs`);
- * JWT_ISSUER/JWT_AUDIENCE on the service serving the JWKS; KAFKA_* from the topics.
- * Ports and the database are the launcher's business, not part of this.
+ * The platform's own wiring of `service`: SERVICE_NAME (which the chart's MeshedService sets) and
+ * exactly what the charts give its pod (charts/pod-env.ts). Ports and the database are the
+ * launcher's business, not part of this.
  */
 export function platformEnv(service: ServiceName, at: PlatformAddresses): Record<string, string> {
-  const env: Record<string, string> = { SERVICE_NAME: service };
-  const edges = callGraph.filter((e) => e.from === service);
-  for (const edge of edges) env[`${edge.to.toUpperCase()}_URL`] = at.urls[edge.to];
-  const called = edges.flatMap((e) => routesNamed(e.to, e.routes));
-  if (called.length > 0) env['HTTP_CLIENT_TIMEOUT_MS'] = String(Math.max(...called.map((r) => r.timeout.toMilliseconds())) + clientTimeoutMarginMs);
-  if (service === jwksService()) {
-    env['JWT_ISSUER'] = edgeAuth.issuer;
-    env['JWT_AUDIENCE'] = edgeAuth.audiences[0];
-  }
-  const produces = topics.filter((t) => t.producers.includes(service)).map((t) => t.name);
-  const consumes = topics.filter((t) => t.consumers.includes(service)).map((t) => t.name);
-  if (at.kafkaBrokers && at.kafkaBrokers.length > 0 && (produces.length > 0 || consumes.length > 0)) {
-    env['KAFKA_BROKERS'] = at.kafkaBrokers.join(',');
-    env['KAFKA_CLIENT_ID'] = service;
-    if (produces.length > 0) env['KAFKA_PRODUCE_TOPICS'] = produces.join(',');
-    if (consumes.length > 0) {
-      env['KAFKA_CONSUME_TOPICS'] = consumes.join(',');
-      env['KAFKA_GROUP_ID'] = service;
-    }
-  }
-  return env;
-}
-
-/** The routes of `service` named by their descriptions ('GET|HEAD /users/{id}'). */
-export function routesNamed(service: ServiceName, descriptions: readonly string[]) {
-  const spec = serviceSpec(service);
-  return descriptions.map((d) => {
-    const route = spec.routes.find((r) => r.description === d);
-    if (!route) throw new Error(`the platform model's service '${service}' declares no route '${d}'`);
-    return route;
-  });
-}
-
-/** The service that serves the JWKS the edge verifies tokens with (and so issues them). */
-export function jwksService(): ServiceName {
-  const spec = services.find((s) => s.routes.some((r) => r.path === edgeAuth.jwksPath));
-  if (!spec) throw new Error(`no service of the platform model declares a route for ${edgeAuth.jwksPath}`);
-  return spec.name;
+  const kafkaBrokers = at.kafkaBrokers && at.kafkaBrokers.length > 0 ? at.kafkaBrokers.join(',') : undefined;
+  return { [envNames.serviceName]: service, ...Object.fromEntries(podEnv(service, { urlOf: (to) => at.urls[to], kafkaBrokers })) };
 }
 
 /** What a service process gets from ours: enough to run Node, nothing that could configure the service by accident. */

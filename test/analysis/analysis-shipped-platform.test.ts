@@ -39,7 +39,7 @@ describe('the resilience analysis of the shipped platform', () => {
 
   it('walks every public route of the model, and no path lets one request reach an app more than 3 times', () => {
     const walked = new Set(result.traversal.chains.map((c) => c.publicRoute));
-    expect([...walked].sort()).toEqual(services.flatMap((s) => s.publicRoutes.map((r) => `${s.name} ${r}`)).sort());
+    expect([...walked].sort()).toEqual(services.flatMap((s) => s.publicRoutes.map((r) => `${s.name} ${r.description}`)).sort());
     expect(Math.max(...result.traversal.chains.map((c) => c.amplification))).toBe(3);
   });
 

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { read, write } from '../../contract/route.js';
 import {
   ConfigError,
   contextFromHeaders,
@@ -34,14 +35,10 @@ const probe: ServiceDefinition = {
   migrations: [outboxMigration, processedEventsMigration],
   create: ({ db }) => ({
     routes: [
-      defineRoute<undefined, Record<string, unknown>, { id: string }>({
-        method: 'GET',
-        path: '/things/{id}',
+      defineRoute<undefined, Record<string, unknown>, { id: string }>(read('/things/{id}'), {
         handle: async ({ params }) => ({ body: { id: params.id, forwarded: propagationHeaders() } }),
       }),
-      defineRoute<{ n: number }>({
-        method: 'POST',
-        path: '/events',
+      defineRoute<{ n: number }>(write('POST', '/events'), {
         body: { type: 'object', required: ['n'], properties: { n: { type: 'integer' } } },
         handle: async ({ body }) => {
           await db.transaction((tx) =>
@@ -50,7 +47,7 @@ const probe: ServiceDefinition = {
           return { status: 202 };
         },
       }),
-      defineRoute({ method: 'GET', path: '/boom', handle: async () => Promise.reject(new Error('secret internals')) }),
+      defineRoute(read('/boom'), { handle: async () => Promise.reject(new Error('secret internals')) }),
     ],
   }),
 };

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { budgetLines, totalRequests } from '../../charts/resource-budget.js';
-import { callGraph, namespaces, resourceBudget, services, topics } from '../../charts/platform.js';
+import { callGraph, meshRoute, namespaces, resourceBudget, services, topics } from '../../charts/platform.js';
+import * as contract from '../../contract/index.js';
 import { checkCrossReferences } from '../../analysis/cross-references.js';
 import { find } from '../support/manifests.js';
 import { synthPlatform } from '../support/platform.js';
@@ -44,7 +45,7 @@ describe('the synthesized platform', () => {
     for (const { name } of services) {
       const env: { name: string; value?: string }[] = find(objects, 'Deployment', name).spec.template.spec.containers[0].env;
       const urls = env.filter((e) => e.name.endsWith('_URL') && e.name !== 'DATABASE_URL').map((e) => e.name);
-      const expected = callGraph.filter((e) => e.from === name).map((e) => `${e.to.toUpperCase()}_URL`);
+      const expected = callGraph.filter((e) => e.from === name).map((e) => contract.serviceUrlEnv(e.to));
       expect(urls.sort()).toEqual(expected.sort());
     }
   });
@@ -64,19 +65,39 @@ describe('the synthesized platform', () => {
 });
 
 describe('the platform model', () => {
-  it('names in every call-graph edge only routes the callee declares', () => {
-    for (const edge of callGraph) {
-      const callee = services.find((s) => s.name === edge.to)!;
-      const declared = callee.routes.map((r) => r.description);
-      for (const route of edge.routes) expect(declared, `${edge.from} -> ${edge.to}`).toContain(route);
+  it('maps every contract route to one mesh route of its service, with its budget', () => {
+    for (const service of contract.services) {
+      const spec = services.find((s) => s.name === service.name)!;
+      expect(spec.routes.map((r) => r.description)).toEqual(contract.routesOf(service).map(contract.describeRoute));
+      for (const route of contract.routesOf(service)) expect(spec.routes).toContain(meshRoute(route));
     }
   });
 
-  it('exposes at the edge only routes the service declares, and nothing of payment', () => {
-    for (const spec of services) {
-      const declared = spec.routes.map((r) => r.description);
-      for (const route of spec.publicRoutes) expect(declared, spec.name).toContain(route);
+  it('refuses a route that is not in the contract, naming where to declare it', () => {
+    expect(() => meshRoute({ service: 'user', method: 'GET', path: '/nope', class: 'read' })).toThrow(
+      /GET\|HEAD \/nope of 'user' is not a route of the contract: reference it from contract\/services.ts/,
+    );
+  });
+
+  it('names in every call-graph edge only routes the callee declares', () => {
+    for (const edge of callGraph) {
+      const callee = services.find((s) => s.name === edge.to)!;
+      for (const route of edge.routes) expect(callee.routes, `${edge.from} -> ${edge.to}`).toContain(route);
     }
+  });
+
+  it('derives the call graph from the saga: every call of every sequence, and nothing else', () => {
+    const called = contract.handlers.flatMap((h) => h.sequences.flatMap((s) => s.calls));
+    expect(new Set(contract.callGraph.flatMap((e) => e.routes))).toEqual(new Set(called));
+    expect(callGraph.map((e) => `${e.from}->${e.to}`)).toEqual(['order->user', 'order->product', 'order->payment']);
+  });
+
+  it('exposes at the edge only routes the service declares, JWT routes among them, and nothing of payment', () => {
+    for (const spec of services) {
+      for (const route of spec.publicRoutes) expect(spec.routes, spec.name).toContain(route);
+      for (const route of spec.jwtRoutes) expect(spec.publicRoutes, spec.name).toContain(route);
+    }
+    expect(contract.openRoutes.filter((r) => contract.jwtRoutes.includes(r))).toEqual([]);
     expect(services.find((s) => s.name === 'payment')!.publicRoutes).toEqual([]);
   });
 
@@ -85,6 +106,16 @@ describe('the platform model', () => {
     for (const topic of topics) {
       expect(topic.producers.length).toBeGreaterThan(0);
       for (const s of [...topic.producers, ...topic.consumers]) expect(names).toContain(s);
+    }
+  });
+
+  it("writes only the contract's env names into the services' pods", () => {
+    const known = new Set<string>([...Object.values(contract.envNames), ...services.map((s) => contract.serviceUrlEnv(s.name))]);
+    for (const { name } of services) {
+      const env: { name: string }[] = find(objects, 'Deployment', name).spec.template.spec.containers[0].env;
+      // DATABASE_USER/PASSWORD feed DATABASE_URL through $(VAR) references: the library's, not the app's.
+      const names = env.map((e) => e.name).filter((n) => !n.startsWith('DATABASE_') || n === contract.envNames.databaseUrl);
+      for (const n of names) expect(known, `${name}: ${n}`).toContain(n);
     }
   });
 });

@@ -27,7 +27,7 @@ describe('authorization derived from the call graph', () => {
         const path = concrete(route);
         // The JWKS document is public by design (istiod fetches it over plain HTTP).
         const open = to === 'user' && route.path === edgeAuth.jwksPath;
-        const expected = open || granted.includes(route.description);
+        const expected = open || granted.includes(route);
         expect(authorizes(objects, pod(to), { principal: principal(from), method, path, port: PORT }), `${from} -> ${to} ${method} ${path}`).toBe(expected);
       }
     }
@@ -37,8 +37,8 @@ describe('authorization derived from the call graph', () => {
   it('has an allow rule for every route of every call-graph edge', () => {
     for (const edge of callGraph) {
       const callee = services.find((s) => s.name === edge.to)!;
-      for (const description of edge.routes) {
-        const route = callee.routes.find((r) => r.description === description)!;
+      for (const route of edge.routes) {
+        expect(callee.routes, `${edge.from} -> ${edge.to} ${route.description}`).toContain(route);
         expect(authorizes(objects, pod(edge.to), { principal: principal(edge.from), method: route.methods[0]!, path: concrete(route), port: PORT })).toBe(true);
       }
     }
@@ -83,16 +83,14 @@ describe('authorization derived from the call graph', () => {
 });
 
 describe('the edge', () => {
-  const protectedRoutes = services.flatMap((s) => s.routes.filter((r) => s.jwtRoutes.includes(r.description)).map((r) => [s.name, r] as const));
-  const openRoutes = services.flatMap((s) =>
-    s.routes.filter((r) => s.publicRoutes.includes(r.description) && !s.jwtRoutes.includes(r.description)).map((r) => [s.name, r] as const),
-  );
+  const protectedRoutes = services.flatMap((s) => s.routes.filter((r) => s.jwtRoutes.includes(r)).map((r) => [s.name, r] as const));
+  const openRoutes = services.flatMap((s) => s.routes.filter((r) => s.publicRoutes.includes(r) && !s.jwtRoutes.includes(r)).map((r) => [s.name, r] as const));
   const userJwt = `${edgeAuth.issuer}/6f1c1a52-2f5e-4a9b-9a57-6a1e2f1b0c11`;
 
   it('lets the gateway reach exactly the public routes, and nothing of payment', () => {
     for (const spec of services) {
       for (const route of spec.routes) {
-        const expected = spec.publicRoutes.includes(route.description);
+        const expected = spec.publicRoutes.includes(route);
         expect(
           authorizes(objects, pod(spec.name), { principal: gatewayPrincipal, method: route.methods[0]!, path: concrete(route), port: PORT }),
           `${spec.name} ${route.description}`,
@@ -116,7 +114,7 @@ describe('the edge', () => {
   it('routes only public operations from the gateway', () => {
     const edge = objects.find((o) => o.kind === 'VirtualService' && o.metadata.name === 'edge')!;
     const routed = edge.spec.http.map((r: { name: string }) => r.name);
-    const expected = services.flatMap((s) => s.routes.filter((r) => s.publicRoutes.includes(r.description)).map((r) => `${s.name}-${r.name}`));
+    const expected = services.flatMap((s) => s.routes.filter((r) => s.publicRoutes.includes(r)).map((r) => `${s.name}-${r.name}`));
     expect(routed.sort()).toEqual(expected.sort());
     expect(JSON.stringify(edge.spec.http)).not.toContain('payment');
   });

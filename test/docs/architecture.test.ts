@@ -64,7 +64,7 @@ describe('service decomposition diagram', () => {
     for (const call of callGraph) {
       const edge = edges.find((e: any) => e.from === call.from && e.to === call.to);
       expect(edge, `${call.from} -> ${call.to}`).toBeDefined();
-      for (const route of call.routes) expect(edge.text).toContain(route.replace('GET|HEAD', 'GET'));
+      for (const route of call.routes) expect(edge.text).toContain(route.description.replace('GET|HEAD', 'GET'));
     }
     const dotted = edges.filter((e: any) => e.stroke === 'dotted');
     expect(dotted).toHaveLength(topics.reduce((n, t) => n + t.producers.length + t.consumers.length, 0));

@@ -83,7 +83,7 @@ describe('the local edge routes like the ingress gateway', () => {
     let hidden = 0;
     for (const spec of services) {
       for (const route of spec.routes) {
-        const isPublic = spec.publicRoutes.includes(route.description);
+        const isPublic = spec.publicRoutes.includes(route);
         for (const method of route.methods) {
           const path = concrete(route.path);
           const { res, reached } = await through(method, path, bearer(token), method === 'POST' ? { probe: true } : undefined);
@@ -108,7 +108,7 @@ describe('the local edge routes like the ingress gateway', () => {
     }
     // Every method match of the model, public or not (GET|HEAD counting twice): 17 public ones today.
     const matches = (isPublic: boolean) =>
-      services.flatMap((spec) => spec.routes.filter((r) => spec.publicRoutes.includes(r.description) === isPublic).flatMap((r) => r.methods)).length;
+      services.flatMap((spec) => spec.routes.filter((r) => spec.publicRoutes.includes(r) === isPublic).flatMap((r) => r.methods)).length;
     expect({ exposed, hidden }).toEqual({ exposed: matches(true), hidden: matches(false) });
     expect(exposed).toBe(17);
     const nowhere = (await through('GET', '/nowhere')).res;
@@ -124,7 +124,7 @@ describe('the local edge routes like the ingress gateway', () => {
 });
 
 describe('the local edge authenticates like RequestAuthentication + the DENY AuthorizationPolicy', () => {
-  const jwtRoutes = services.flatMap((s) => s.jwtRoutes.map((d) => ({ service: s.name, description: d })));
+  const jwtRoutes = services.flatMap((s) => s.jwtRoutes.map((r) => ({ service: s.name, description: r.description })));
 
   it('refuses every jwtRoute without a token (403, as the DENY policy) and never reaches the service', async () => {
     expect(jwtRoutes.length).toBe(5);

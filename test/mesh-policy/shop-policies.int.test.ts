@@ -294,7 +294,7 @@ describe('authorization from the call graph', () => {
         for (const route of to.routes) {
           const method = route.methods[0]!;
           const path = route.path.replace(/\{[^}]+\}/g, 't1');
-          const onEdge = callGraph.some((e) => e.from === from.name && e.to === to.name && e.routes.includes(route.description));
+          const onEdge = callGraph.some((e) => e.from === from.name && e.to === to.name && e.routes.includes(route));
           // The one rule without a source: user's JWKS is public (the gateway's and istiod's JWT verification fetch it).
           const open = to.name === 'user' && route.path === '/.well-known/jwks.json';
           const headers = route.keyHeader ? { [route.keyHeader]: `${from.name}-${route.name}` } : undefined;

@@ -1,16 +1,7 @@
+import { orderEventTypes, type OrderEventData } from '../../../contract/order-events.js';
 import type { EventEnvelope } from '../../kit/index.js';
 
-/** The part of an orders.events payload (v1) notifications need. */
-export interface OrderEventData {
-  readonly orderId: string;
-  readonly userId: string;
-  readonly status: string;
-  readonly totalCents: number | null;
-  readonly currency: string | null;
-  readonly reason?: string | null;
-  /** OrderCancelled: the charge had gone through and was refunded in full. */
-  readonly refunded?: boolean;
-}
+export type { OrderEventData };
 
 export interface Notification {
   readonly id: string;
@@ -40,11 +31,11 @@ export function messageFor(event: EventEnvelope<OrderEventData>): string | undef
   const { orderId, totalCents, currency, reason, refunded } = event.data;
   const short = orderId.slice(0, 8);
   switch (event.type) {
-    case 'OrderCreated':
+    case orderEventTypes.created:
       return `We received your order ${short}.`;
-    case 'OrderConfirmed':
+    case orderEventTypes.confirmed:
       return `Your order ${short} is confirmed${money(totalCents, currency)}.`;
-    case 'OrderCancelled':
+    case orderEventTypes.cancelled:
       return `Your order ${short} was cancelled: ${REASONS[reason ?? ''] ?? 'it could not be completed'}. ${refunded ? `Your payment${money(totalCents, currency)} has been refunded in full.` : 'You have not been charged.'}`;
     default:
       return undefined;

@@ -1,3 +1,4 @@
+import type { OrderEventData } from '../../../contract/order-events.js';
 import { ConflictError, NotFoundError } from '../../kit/index.js';
 
 export type OrderStatus = 'PENDING' | 'CONFIRMED' | 'CANCELLED';
@@ -69,8 +70,8 @@ export const orderView = (o: Order) => ({
 /** What an order event says about the order. */
 export type OrderEventSource = Pick<Order, 'id' | 'userId' | 'status' | 'totalCents' | 'currency' | 'items' | 'cancelReason' | 'refunded'>;
 
-/** Event payload on orders.events (v1), shared by OrderCreated, OrderConfirmed and OrderCancelled. */
-export const orderEventData = (o: OrderEventSource) => ({
+/** Event payload on orders.events (v1, contract/order-events.ts), shared by OrderCreated, OrderConfirmed and OrderCancelled. */
+export const orderEventData = (o: OrderEventSource): OrderEventData => ({
   orderId: o.id,
   userId: o.userId,
   status: o.status,

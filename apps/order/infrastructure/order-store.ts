@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
+import { orderEventTypes, ordersEvents, type OrderEventType } from '../../../contract/index.js';
 import { OUTBOX_COLUMNS, outboxEntry, outboxValues, type Database, type Queryable } from '../../kit/index.js';
 import { orderEventData, type Order, type OrderEventSource, type OrderLine, type OrderStatus, type SagaStep } from '../domain/orders.js';
 import { LeaseLost, type ReserveResult, type SagaLog } from '../domain/saga.js';
 
-export const ORDERS_TOPIC = 'orders.events';
+export const ORDERS_TOPIC = ordersEvents.name;
 
 interface OrderRow {
   id: string;
@@ -38,7 +39,11 @@ export interface NewOrder {
   readonly requestHash: string;
 }
 
-const EVENT_TYPES: Record<OrderStatus, string> = { PENDING: 'OrderCreated', CONFIRMED: 'OrderConfirmed', CANCELLED: 'OrderCancelled' };
+const EVENT_TYPES: Record<OrderStatus, OrderEventType> = {
+  PENDING: orderEventTypes.created,
+  CONFIRMED: orderEventTypes.confirmed,
+  CANCELLED: orderEventTypes.cancelled,
+};
 
 /**
  * Orders, their lines and their events; every state change and its event share one statement

@@ -1,3 +1,5 @@
+import { pathOf, type ApiRoute } from '../../../contract/route.js';
+import { payment, product, user } from '../../../contract/services.js';
 import type { ServiceClient, ServiceResponse } from '../../kit/index.js';
 import type { Order, OrderLine } from '../domain/orders.js';
 import { StepOutcomeUnknown, type ChargeResult, type ReserveResult, type SagaParticipants } from '../domain/saga.js';
@@ -12,7 +14,7 @@ function unknown(step: string, res: ServiceResponse): never {
 }
 
 /**
- * The saga's calls over HTTP (routes from the call graph in charts/platform.ts).
+ * The saga's calls over HTTP, on the contract's routes (contract/calls.ts lists them as the saga's sequences).
  * Definite answers become results; anything else (5xx, timeouts, surprises)
  * becomes StepOutcomeUnknown. Timeouts and network errors arrive as UpstreamError
  * from the client and are turned into the same.
@@ -25,7 +27,7 @@ export class HttpParticipants implements SagaParticipants {
   ) {}
 
   async userExists(userId: string): Promise<boolean> {
-    const res = await this.send(this.user, 'verify user', 'GET', `/users/${userId}`);
+    const res = await this.send(this.user, 'verify user', user.routes.get, { params: { id: userId } });
     if (res.status === 200) return true;
     if (res.status === 404 && errorCode(res) === 'USER_NOT_FOUND') return false;
     return unknown('verify user', res);
@@ -35,10 +37,8 @@ export class HttpParticipants implements SagaParticipants {
     const res = await this.send<{ items: Array<{ productId: string; quantity: number; unitPriceCents: number }>; totalCents: number; currency: string }>(
       this.product,
       'reserve',
-      'POST',
-      '/reservations',
-      { orderId, items: items.map((i) => ({ productId: i.productId, quantity: i.quantity })) },
-      stepKey(orderId, 'reserve'),
+      product.routes.reserve,
+      { body: { orderId, items: items.map((i) => ({ productId: i.productId, quantity: i.quantity })) }, key: stepKey(orderId, 'reserve') },
     );
     if (res.status === 200 || res.status === 201) return { ok: true, items: res.body.items, totalCents: res.body.totalCents, currency: res.body.currency };
     if (res.status === 409 || res.status === 422) return { ok: false, reason: errorCode(res) ?? 'RESERVATION_REFUSED' };
@@ -47,14 +47,10 @@ export class HttpParticipants implements SagaParticipants {
 
   async charge(order: Order): Promise<ChargeResult> {
     if (order.totalCents === null || order.currency === null) throw new StepOutcomeUnknown('charge', 'order has no price yet');
-    const res = await this.send<{ id: string }>(
-      this.payment,
-      'charge',
-      'POST',
-      '/charges',
-      { amountCents: order.totalCents, currency: order.currency, source: order.paymentToken, reference: order.id },
-      stepKey(order.id, 'charge'),
-    );
+    const res = await this.send<{ id: string }>(this.payment, 'charge', payment.routes.charge, {
+      body: { amountCents: order.totalCents, currency: order.currency, source: order.paymentToken, reference: order.id },
+      key: stepKey(order.id, 'charge'),
+    });
     if (res.status === 200 || res.status === 201) return { ok: true, chargeId: res.body.id };
     if (res.status === 402) return { ok: false, reason: 'PAYMENT_DECLINED' };
     // The recovery sweep took this order over and voided its charge key first: definitely no charge.
@@ -63,20 +59,16 @@ export class HttpParticipants implements SagaParticipants {
   }
 
   async voidCharge(orderId: string): Promise<'refunded' | 'nothing-charged'> {
-    const res = await this.send<{ outcome: 'REFUNDED' | 'DECLINED' | 'NOTHING_CHARGED' }>(
-      this.payment,
-      'void charge',
-      'POST',
-      '/charge-voids',
-      { chargeKey: stepKey(orderId, 'charge') },
-      stepKey(orderId, 'void'),
-    );
+    const res = await this.send<{ outcome: 'REFUNDED' | 'DECLINED' | 'NOTHING_CHARGED' }>(this.payment, 'void charge', payment.routes.voidCharge, {
+      body: { chargeKey: stepKey(orderId, 'charge') },
+      key: stepKey(orderId, 'void'),
+    });
     if (res.status === 200) return res.body.outcome === 'REFUNDED' ? 'refunded' : 'nothing-charged';
     return unknown('void charge', res);
   }
 
   async commit(orderId: string): Promise<'committed' | 'released'> {
-    const res = await this.send(this.product, 'commit', 'POST', `/reservations/${orderId}/commit`, undefined, stepKey(orderId, 'commit'));
+    const res = await this.send(this.product, 'commit', product.routes.commit, { params: { orderId }, key: stepKey(orderId, 'commit') });
     if (res.status === 200) return 'committed';
     const code = errorCode(res);
     if ((res.status === 404 && code === 'RESERVATION_NOT_FOUND') || (res.status === 409 && code === 'RESERVATION_RELEASED')) return 'released';
@@ -84,22 +76,22 @@ export class HttpParticipants implements SagaParticipants {
   }
 
   async release(orderId: string): Promise<'released' | 'committed'> {
-    const res = await this.send(this.product, 'release', 'POST', `/reservations/${orderId}/release`, undefined, stepKey(orderId, 'release'));
+    const res = await this.send(this.product, 'release', product.routes.release, { params: { orderId }, key: stepKey(orderId, 'release') });
     if (res.status === 200) return 'released';
     if (res.status === 409 && errorCode(res) === 'RESERVATION_COMMITTED') return 'committed';
     return unknown('release', res);
   }
 
+  /** Calls `route`; `key` goes in the route's idempotency key header (idempotent writes only). */
   private async send<T = unknown>(
     client: ServiceClient,
     step: string,
-    method: string,
-    path: string,
-    body?: unknown,
-    key?: string,
+    route: ApiRoute,
+    request: { params?: Record<string, string>; body?: unknown; key?: string } = {},
   ): Promise<ServiceResponse<T>> {
     try {
-      return await client.call<T>(method, path, { body, headers: key ? { 'idempotency-key': key } : {} });
+      const headers = route.keyHeader && request.key ? { [route.keyHeader]: request.key } : {};
+      return await client.call<T>(route.method, pathOf(route, request.params), { body: request.body, headers });
     } catch (err) {
       throw new StepOutcomeUnknown(step, err instanceof Error ? err.message : String(err));
     }

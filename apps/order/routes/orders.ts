@@ -1,4 +1,5 @@
 import { AppError, defineRoute, idempotencyKeyOf, requireUserId, schemas, type AnyRoute } from '../../kit/index.js';
+import { order } from '../../../contract/services.js';
 import { orderView } from '../domain/orders.js';
 import type { Orders, PlaceOrder } from '../domain/place-order.js';
 
@@ -36,9 +37,7 @@ function requireDistinctProducts(items: PlaceOrder['items']): void {
 
 export function orderRoutes(orders: Orders): AnyRoute[] {
   return [
-    defineRoute<PlaceOrder>({
-      method: 'POST',
-      path: '/orders',
+    defineRoute<PlaceOrder>(order.routes.place, {
       body: placeBody,
       handle: async ({ body, headers }) => {
         requireDistinctProducts(body.items);
@@ -49,15 +48,11 @@ export function orderRoutes(orders: Orders): AnyRoute[] {
         return { status, body: orderView(order), headers: { location: `/orders/${order.id}` } };
       },
     }),
-    defineRoute<undefined, { limit: number }>({
-      method: 'GET',
-      path: '/orders',
+    defineRoute<undefined, { limit: number }>(order.routes.list, {
       query: { type: 'object', properties: { limit: schemas.limit(20, 100) } },
       handle: async ({ headers, query }) => ({ body: { orders: (await orders.list(requireUserId(headers), query.limit)).map(orderView) } }),
     }),
-    defineRoute<undefined, Record<string, unknown>, { id: string }>({
-      method: 'GET',
-      path: '/orders/{id}',
+    defineRoute<undefined, Record<string, unknown>, { id: string }>(order.routes.get, {
       params: { type: 'object', required: ['id'], properties: { id: schemas.uuid } },
       handle: async ({ headers, params }) => ({ body: orderView(await orders.get(requireUserId(headers), params.id.toLowerCase())) }),
     }),

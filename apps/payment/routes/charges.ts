@@ -1,4 +1,5 @@
 import { defineRoute, requireIdempotencyKey, schemas, type AnyRoute, type Reply } from '../../kit/index.js';
+import { payment } from '../../../contract/services.js';
 import { replay, type StoredOutcome } from '../domain/idempotency.js';
 import { chargeView, type ChargeRequest, type Payments } from '../domain/payments.js';
 
@@ -37,15 +38,11 @@ function reply({ outcome, replayed }: { outcome: StoredOutcome; replayed: boolea
 
 export function chargeRoutes(payments: Payments): AnyRoute[] {
   return [
-    defineRoute<ChargeRequest>({
-      method: 'POST',
-      path: '/charges',
+    defineRoute<ChargeRequest>(payment.routes.charge, {
       body: chargeBody,
       handle: async ({ body, headers }) => reply(await payments.charge(requireIdempotencyKey(headers), body)),
     }),
-    defineRoute<{ reason?: string }, Record<string, unknown>, { id: string }>({
-      method: 'POST',
-      path: '/charges/{id}/refund',
+    defineRoute<{ reason?: string }, Record<string, unknown>, { id: string }>(payment.routes.refund, {
       params: idParams,
       body: refundBody,
       bodyOptional: true,
@@ -54,9 +51,7 @@ export function chargeRoutes(payments: Payments): AnyRoute[] {
     // Voids the charge made (or not yet made) under an idempotency key: refunds it if it went
     // through, otherwise makes sure it never will. Idempotent by nature; the key header is what
     // lets the mesh retry it.
-    defineRoute<{ chargeKey: string }>({
-      method: 'POST',
-      path: '/charge-voids',
+    defineRoute<{ chargeKey: string }>(payment.routes.voidCharge, {
       body: voidBody,
       handle: async ({ body, headers }) => {
         requireIdempotencyKey(headers);
@@ -64,9 +59,7 @@ export function chargeRoutes(payments: Payments): AnyRoute[] {
         return { body: { chargeKey: body.chargeKey, outcome, charge: charge ? chargeView(charge) : null } };
       },
     }),
-    defineRoute<undefined, Record<string, unknown>, { id: string }>({
-      method: 'GET',
-      path: '/charges/{id}',
+    defineRoute<undefined, Record<string, unknown>, { id: string }>(payment.routes.get, {
       params: idParams,
       handle: async ({ params }) => ({ body: chargeView(await payments.get(params.id.toLowerCase())) }),
     }),

@@ -1,4 +1,5 @@
 import { defineRoute, schemas, type AnyRoute } from '../../kit/index.js';
+import { product } from '../../../contract/services.js';
 import type { Line } from '../domain/catalog.js';
 import type { Inventory } from '../domain/inventory.js';
 import { productIdSchema } from './products.js';
@@ -30,26 +31,20 @@ const emptyBody = { type: 'object', additionalProperties: false } as const;
 /** Internal API for the order saga; idempotent per order id, so the mesh may retry every call. */
 export function reservationRoutes(inventory: Inventory): AnyRoute[] {
   return [
-    defineRoute<{ orderId: string; items: Line[] }>({
-      method: 'POST',
-      path: '/reservations',
+    defineRoute<{ orderId: string; items: Line[] }>(product.routes.reserve, {
       body: reserveBody,
       handle: async ({ body }) => {
         const { reservation, created } = await inventory.reserve(body.orderId.toLowerCase(), body.items);
         return { status: created ? 201 : 200, body: reservation };
       },
     }),
-    defineRoute<Record<string, never>, Record<string, unknown>, { orderId: string }>({
-      method: 'POST',
-      path: '/reservations/{orderId}/commit',
+    defineRoute<Record<string, never>, Record<string, unknown>, { orderId: string }>(product.routes.commit, {
       params: orderParams,
       body: emptyBody,
       bodyOptional: true,
       handle: async ({ params }) => ({ body: await inventory.commit(params.orderId.toLowerCase()) }),
     }),
-    defineRoute<Record<string, never>, Record<string, unknown>, { orderId: string }>({
-      method: 'POST',
-      path: '/reservations/{orderId}/release',
+    defineRoute<Record<string, never>, Record<string, unknown>, { orderId: string }>(product.routes.release, {
       params: orderParams,
       body: emptyBody,
       bodyOptional: true,

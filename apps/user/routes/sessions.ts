@@ -1,4 +1,5 @@
 import { defineRoute, type AnyRoute } from '../../kit/index.js';
+import { user } from '../../../contract/services.js';
 import type { Accounts } from '../domain/users.js';
 
 const loginBody = {
@@ -13,9 +14,7 @@ const loginBody = {
 
 export function sessionRoutes(accounts: Accounts): AnyRoute[] {
   return [
-    defineRoute<{ email: string; password: string }>({
-      method: 'POST',
-      path: '/sessions',
+    defineRoute<{ email: string; password: string }>(user.routes.login, {
       body: loginBody,
       handle: async ({ body }) => ({ status: 201, body: await accounts.login(body), headers: { 'cache-control': 'no-store' } }),
     }),

@@ -1,4 +1,5 @@
 import { defineRoute, requireUserId, schemas, type AnyRoute } from '../../kit/index.js';
+import { user } from '../../../contract/services.js';
 import type { Accounts, User } from '../domain/users.js';
 
 const registerBody = {
@@ -18,24 +19,18 @@ export const userView = (u: User) => ({ id: u.id, email: u.email, name: u.name, 
 
 export function userRoutes(accounts: Accounts): AnyRoute[] {
   return [
-    defineRoute<{ email: string; password: string; name: string }>({
-      method: 'POST',
-      path: '/users',
+    defineRoute<{ email: string; password: string; name: string }>(user.routes.register, {
       body: registerBody,
       handle: async ({ body }) => {
-        const user = await accounts.register(body);
-        return { status: 201, body: userView(user), headers: { location: `/users/${user.id}` } };
+        const account = await accounts.register(body);
+        return { status: 201, body: userView(account), headers: { location: `/users/${account.id}` } };
       },
     }),
     // Declared before /users/{id} so "me" is not taken for an id.
-    defineRoute({
-      method: 'GET',
-      path: '/users/me',
+    defineRoute(user.routes.me, {
       handle: async ({ headers }) => ({ body: userView(await accounts.get(requireUserId(headers))) }),
     }),
-    defineRoute<undefined, Record<string, unknown>, { id: string }>({
-      method: 'GET',
-      path: '/users/{id}',
+    defineRoute<undefined, Record<string, unknown>, { id: string }>(user.routes.get, {
       params: idParams,
       handle: async ({ params }) => ({ body: userView(await accounts.get(params.id.toLowerCase())) }),
     }),
