@@ -69,8 +69,10 @@ dashboards: imports ## port-forward Kiali (:20001/kiali), Grafana (:3000), Prome
 smoke: install ## register, log in, order and see the notification through http://localhost:8080
 	$(MESHKIT_CLI) smoke
 
-# SCENARIO: a number, an id, a comma-separated list or `all`; ARGS: e.g. --local, --rate 20, --json out.json
-chaos: imports ## chaos scenario(s) with a verdict: make chaos SCENARIO=1|faulty-payment-pod|all [ARGS=--local] (chaos/README.md)
+# SCENARIO: a number, an id, a comma-separated list or `all`; ARGS: e.g. --local, --mesh, --rate 20, --json out.json
+# --mesh runs the shop as `make mesh` does: its checks first (Linux, root), then dist/ and the services' bundles.
+chaos: imports ## chaos scenario(s) with a verdict: make chaos SCENARIO=1|faulty-payment-pod|all [ARGS=--local|--mesh] (chaos/README.md)
+	$(if $(findstring --mesh,$(ARGS)),node --import tsx local/mesh/main.ts --check || { echo 'make chaos ARGS=--mesh runs the shop on the local mesh: it needs what make mesh needs (above)'; exit 1; }; $(MAKE) --no-print-directory synth build)
 	node_modules/.bin/tsx chaos/main.ts $(or $(SCENARIO),help) $(ARGS)
 
 # ---------------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@ import type { ChaosSettings } from '../apps/kit/chaos.js';
 import type { ServiceName } from '../charts/platform.js';
 import type { MetricsCollector } from './metrics/collector.js';
 
-export type Mode = 'local' | 'cluster';
+export type Mode = 'local' | 'cluster' | 'mesh';
 
 /** Something a scenario broke that comes back by itself (a killed pod) or is brought back (a stopped broker). */
 export interface Outage {
@@ -19,8 +19,9 @@ export interface AppliedResources {
 }
 
 /**
- * Where a scenario runs: the shop on kind behind the Istio gateway, or the shop as local
- * processes behind the local edge. Capabilities a place lacks are undefined, and
+ * Where a scenario runs: the shop on kind behind the Istio gateway, on the local mesh
+ * (local/mesh: istiod and Envoy sidecars on this machine), or as local processes behind the
+ * local edge. Capabilities a place lacks are undefined, and
  * scenarios that need them say they cannot run there.
  */
 export interface ChaosEnvironment {
@@ -43,7 +44,7 @@ export interface ChaosEnvironment {
   readonly envoy?: (from: 'gateway' | ServiceName, to: ServiceName) => MetricsCollector;
   /** Istio's request metrics for calls to `to` from the gateway, from Prometheus; only with a mesh. */
   readonly prometheus?: (to: ServiceName) => MetricsCollector;
-  /** Applies a synthesized chaos resource file (dist/chaos/<name>.yaml); only on a cluster. */
+  /** Applies a synthesized chaos resource file (dist/chaos/<name>.yaml); only where istiod watches an apiserver. */
   readonly applyResources?: (name: string) => Promise<AppliedResources>;
   /** Kills the Kafka broker; only where the environment controls one. */
   readonly killKafkaBroker?: () => Promise<Outage>;

@@ -1,6 +1,7 @@
 /**
  * `make chaos SCENARIO=<id|number|all>` runs `tsx chaos/main.ts <scenario>`: chaos scenarios
- * against the shop on the kind cluster (default) or as local processes (`--local`). See
+ * against the shop on the kind cluster (default), as local processes (`--local`) or on the local
+ * Istio mesh (`--mesh`). See
  * chaos/README.md.
  */
 import { writeFileSync } from 'node:fs';
@@ -9,6 +10,7 @@ import { pathToFileURL } from 'node:url';
 import type { ServiceName } from '../charts/platform.js';
 import { kafkaClusterName, namespaces } from '../charts/platform.js';
 import type { Context } from '../cli/context.js';
+import type { MeshShopOptions } from '../local/mesh/mesh-shop.js';
 import { settings } from '../cli/context.js';
 import { clusterExists, openSession } from '../cli/kind.js';
 import { freePort } from '../infra/processes.js';
@@ -31,6 +33,8 @@ ${scenarios.map((s) => `                 ${s.number}  ${s.id.padEnd(20)} ${s.tit
 
 options
   --local              the shop as local processes behind the local edge (default: the kind cluster at ${settings.ingressUrl})
+  --mesh               the shop from dist/ on a real Istio data plane on this machine (make mesh's runtime: istiod, Envoy sidecars,
+                       a network namespace per pod); Linux and root only
   --kafka              with --local: start a Kafka broker of the run's own (Java 17+, what \`make test\` provisions); needed by kafka-broker-kill
   --baseline <s> --during <s> --after <s>   phase lengths in seconds (each scenario has its own defaults)
   --rate <n>           requests per second (each scenario has its own default)
@@ -44,6 +48,7 @@ export interface ChaosArgs {
   readonly command: 'run' | 'list' | 'synth' | 'help';
   readonly scenarios: readonly string[];
   readonly local: boolean;
+  readonly mesh: boolean;
   readonly kafka: boolean;
   readonly timings: Partial<Timings>;
   readonly json?: string;
@@ -53,8 +58,9 @@ export interface ChaosArgs {
 export function parseArgs(argv: readonly string[]): ChaosArgs {
   const [first, ...rest] = argv;
   if (first === undefined || first === 'help' || first === '--help' || first === '-h')
-    return { command: 'help', scenarios: [], local: false, kafka: false, timings: {} };
+    return { command: 'help', scenarios: [], local: false, mesh: false, kafka: false, timings: {} };
   let local = false;
+  let mesh = false;
   let kafka = false;
   let json: string | undefined;
   const timings: { -readonly [K in keyof Timings]?: Timings[K] } = {};
@@ -69,6 +75,9 @@ export function parseArgs(argv: readonly string[]): ChaosArgs {
     switch (flag) {
       case '--local':
         local = true;
+        break;
+      case '--mesh':
+        mesh = true;
         break;
       case '--kafka':
         kafka = true;
@@ -89,10 +98,11 @@ export function parseArgs(argv: readonly string[]): ChaosArgs {
         throw new Error(`unknown option '${flag}'`);
     }
   }
-  if (kafka && !local) throw new Error('--kafka goes with --local (on the cluster the scenario kills the Strimzi broker)');
-  if (first === 'list' || first === 'synth') return { command: first, scenarios: [], local, kafka, timings, json };
+  if (kafka && !local) throw new Error('--kafka goes with --local (on the cluster and the mesh the scenario kills the Strimzi broker)');
+  if (local && mesh) throw new Error('--local and --mesh exclude each other: local processes without a mesh, or the shop on the local mesh');
+  if (first === 'list' || first === 'synth') return { command: first, scenarios: [], local, mesh, kafka, timings, json };
   const chosen = first === 'all' ? scenarios.map((s) => s.id) : first.split(',').map((name) => findScenario(name.trim()).id);
-  return { command: 'run', scenarios: chosen, local, kafka, timings, json };
+  return { command: 'run', scenarios: chosen, local, mesh, kafka, timings, json };
 }
 
 /**
@@ -199,6 +209,49 @@ export async function openLocal(withKafka: boolean, print: (line: string) => voi
   }
 }
 
+/**
+ * The shop from dist/ on the local mesh (local/mesh: a kube-apiserver, istiod, a network namespace
+ * per pod with its Envoy sidecar, the ingress gateway); stopped by the environment's close(). Not
+ * Linux or not root: an error saying so. `signal` aborts the start-up, which
+ * then removes what it made. `shopOptions` go to startMeshShop (the tests pass their apiserver and
+ * freshly synthesized manifests).
+ */
+export async function openMesh(repoRoot: string, print: (line: string) => void, shopOptions: MeshShopOptions = {}): Promise<ChaosEnvironment> {
+  const { MeshPreflightError, preflight } = await import('../local/mesh/host.js');
+  try {
+    preflight();
+  } catch (error) {
+    throw error instanceof MeshPreflightError ? new Error(`--mesh runs the shop on a real mesh on this machine and needs Linux and root: ${error.message}`) : error;
+  }
+  const [{ startMeshShop }, { meshEnvironment }, { buildPlatform }, { provisionPostgres }] = await Promise.all([
+    import('../local/mesh/mesh-shop.js'),
+    import('./mesh/environment.js'),
+    import('../charts/platform-app.js'),
+    import('../infra/postgres.js'),
+  ]);
+  const { shop: platform } = buildPlatform();
+  const began = Date.now();
+  // gatewayPort 0: the load goes to the gateway pod itself, and a running `make mesh` keeps its 8080.
+  const shop = await startMeshShop({ gatewayPort: 0, log: (line) => print(`[mesh] ${line}`), ...shopOptions });
+  try {
+    print(`the shop on the mesh is ready in ${((Date.now() - began) / 1000).toFixed(0)} s (logs in ${shop.runDir}/logs)`);
+    return meshEnvironment({
+      shop,
+      namespaces,
+      kafkaCluster: kafkaClusterName,
+      servicePort: (service: ServiceName) => platform.service(service).port,
+      adminPort: platform.service('order').adminPort,
+      resourcesDir: join(repoRoot, 'dist', 'chaos'),
+      orderSweep: clusterOrderSweep,
+      psql: join(provisionPostgres().bindir, 'psql'),
+      close: () => shop.stop(),
+    });
+  } catch (error) {
+    await shop.stop();
+    throw error;
+  }
+}
+
 export interface MainDeps {
   readonly print: (line: string) => void;
   readonly progress: (line: string, final: boolean) => void;
@@ -259,9 +312,17 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   const ctx = realContext();
   const controller = new AbortController();
   let interrupts = 0;
+  /** The mesh this run started: even a second Ctrl-C stops it first (it owns namespaces, addresses and processes). */
+  let stopMesh: (() => Promise<void>) | undefined;
   const onSignal = () => {
     interrupts += 1;
-    if (interrupts > 1) process.exit(130);
+    if (interrupts > 1) {
+      if (!stopMesh) process.exit(130);
+      if (interrupts > 2) return;
+      process.stderr.write('\nquitting: stopping the mesh first (pods, network namespaces, istiod), leaving the fault in place\n');
+      void stopMesh().finally(() => process.exit(130));
+      return;
+    }
     process.stderr.write(
       '\ninterrupted: finishing the current phase, reverting the fault, reporting (Ctrl-C again to quit at once, leaving the fault in place)\n',
     );
@@ -269,10 +330,19 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  process.on('SIGHUP', onSignal);
+  const print = (line: string) => console.log(line);
+  const openMeshOnce = async (): Promise<ChaosEnvironment> => {
+    const env = await openMesh(ctx.repoRoot, print, { signal: controller.signal });
+    let closed: Promise<void> | undefined;
+    const close = () => (closed ??= env.close());
+    stopMesh = close;
+    return { ...env, close };
+  };
   main(process.argv.slice(2), {
-    print: (line) => console.log(line),
+    print,
     progress: progressPrinter((text) => process.stderr.write(text), process.stderr.isTTY === true),
-    open: (args) => (args.local ? openLocal(args.kafka, (line) => console.log(line)) : openCluster(ctx)),
+    open: (args) => (args.mesh ? openMeshOnce() : args.local ? openLocal(args.kafka, print) : openCluster(ctx)),
     repoRoot: ctx.repoRoot,
     signal: controller.signal,
   }).then(

@@ -73,7 +73,8 @@ export function clusterStat(stats: ReadonlyMap<string, number>, host: string, po
   const suffix = `.${stat}`;
   for (const [name, value] of stats) {
     if (!name.startsWith('cluster.outbound|') || !name.endsWith(suffix)) continue;
-    const cluster = name.slice('cluster.'.length, name.length - suffix.length);
+    // Istio's bootstrap ends the cluster name with ';' (its delimited stats-tag regex): `cluster.outbound|8080||payment.shop.svc.cluster.local;.upstream_rq_retry`.
+    const cluster = name.slice('cluster.'.length, name.length - suffix.length).replace(/;$/, '');
     if (isOutboundCluster(cluster, host, port)) sum += value;
   }
   return sum;

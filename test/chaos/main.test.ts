@@ -36,13 +36,15 @@ describe('the chaos command line', () => {
       command: 'run',
       scenarios: ['slow-product'],
       local: true,
+      mesh: false,
       kafka: true,
       timings: { baselineMs: 5_000, duringMs: 12_500, afterMs: 3_000, ratePerSecond: 8 },
       json: 'out.json',
     });
+    expect(parseArgs(['1', '--mesh'])).toMatchObject({ command: 'run', scenarios: ['faulty-payment-pod'], local: false, mesh: true });
   });
 
-  it('refuses unknown scenarios and options, bad numbers, and --kafka on the cluster, saying what is known', () => {
+  it('refuses unknown scenarios and options, bad numbers, --kafka on the cluster or the mesh, and --local with --mesh, saying what is known', () => {
     expect(() => parseArgs(['9'])).toThrow(
       "unknown scenario '9'; known: 1 faulty-payment-pod, 2 slow-product, 3 overload, 4 edge-fault, 5 kafka-broker-kill, 6 database-kill, 7 naive-retry, or 'all'",
     );
@@ -50,6 +52,8 @@ describe('the chaos command line', () => {
     expect(() => parseArgs(['1', '--rate', '0'])).toThrow('--rate needs a number above 0 and at most 5000 (got 0)');
     expect(() => parseArgs(['1', '--during'])).toThrow('--during needs a number above 0 and at most 3600 (got nothing)');
     expect(() => parseArgs(['5', '--kafka'])).toThrow('--kafka goes with --local');
+    expect(() => parseArgs(['5', '--mesh', '--kafka'])).toThrow('--kafka goes with --local');
+    expect(() => parseArgs(['1', '--local', '--mesh'])).toThrow('--local and --mesh exclude each other');
   });
 
   it('exits 0 when nothing failed (an expected failure without a mesh included), 1 on a real failure, 3 when only inconclusive; a named scenario that cannot run is a failure, one of all is not', () => {

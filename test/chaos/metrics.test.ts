@@ -71,6 +71,13 @@ describe('parsing', () => {
     expect(isOutboundCluster('outbound|8080|v1|payment.shop.svc.cluster.local', 'payment.shop.svc.cluster.local', 8080)).toBe(true);
     expect(isOutboundCluster('inbound|8080||', 'payment.shop.svc.cluster.local', 8080)).toBe(false);
   });
+
+  it("reads the stat names Istio's bootstrap delimits with ';' (a sidecar's admin /stats: `<cluster>;.<stat>`)", () => {
+    const stats = parseEnvoyStats(
+      'cluster.outbound|8080||payment.shop.svc.cluster.local;.upstream_rq_retry: 4\ncluster.outbound|8080|v1|payment.shop.svc.cluster.local;.upstream_rq_retry: 3\n',
+    );
+    expect(clusterStat(stats, 'payment.shop.svc.cluster.local', 8080, 'upstream_rq_retry')).toBe(7);
+  });
 });
 
 describe('counter deltas', () => {
