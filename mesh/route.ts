@@ -59,9 +59,16 @@ export interface IdempotentWriteOptions extends RouteOptions {
  * Structural, so the library reads any contract without importing it.
  */
 export interface RouteShape {
+  /** The declared method; a GET route answers HEAD too. */
   readonly method: Exclude<HttpMethod, 'HEAD'>;
+  /** Path template with `{param}` for one segment. */
   readonly path: string;
+  /** What the route may safely repeat (see RouteClass). */
   readonly class: 'read' | 'idempotent-write' | 'write';
+  /**
+   * Request header carrying the idempotency key of an idempotent write.
+   * @default - none: required for POST and PATCH idempotent writes (ResiliencePolicy reports its absence)
+   */
   readonly keyHeader?: string;
 }
 
