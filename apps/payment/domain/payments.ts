@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { NotFoundError, ConflictError } from '../../kit/index.js';
 import { fingerprint, type StoredOutcome } from './idempotency.js';
 
@@ -58,7 +59,6 @@ export class ChargeNotRefundableError extends ConflictError {
 
 /** Storage inside one transaction (with the idempotency key already claimed). */
 export interface PaymentLedger {
-  insertCharge(charge: Omit<Charge, 'id' | 'createdAt' | 'refundedAt'>): Promise<Charge>;
   lockCharge(id: string): Promise<Charge | undefined>;
   markRefunded(id: string): Promise<Charge>;
   recordEvent(type: 'PaymentCharged' | 'PaymentRefunded', charge: Charge): Promise<void>;
@@ -81,15 +81,20 @@ export interface PaymentStore {
     operation: (ledger: PaymentLedger) => Promise<StoredOutcome>,
   ): Promise<{ outcome: StoredOutcome; replayed: boolean }>;
   /**
-   * Makes sure no money stays taken under the charge key `chargeKey`, in one transaction
-   * that serializes with any charge under that key: a succeeded charge is refunded, and
-   * when no charge exists yet a tombstone is stored so a later charge with that key is
-   * refused (CHARGE_VOIDED) instead of taking money. Repeating it changes nothing.
+   * Stores a charge already decided, once per charge key, atomically: the key's claim with
+   * `outcome`, the charge, and PaymentCharged when it succeeded. A repeat with the same
+   * fingerprint gets the stored outcome (nothing is written); another fingerprint gets
+   * IDEMPOTENCY_KEY_REUSED; a voided key gets CHARGE_VOIDED.
    */
-  voidCharge(
-    chargeKey: string,
-    ledgerAction: (ledger: PaymentLedger, charge: Charge | undefined) => Promise<VoidOutcome>,
-  ): Promise<{ outcome: VoidOutcome; charge: Charge | undefined }>;
+  recordCharge(key: string, fingerprint: string, charge: Charge, outcome: StoredOutcome): Promise<{ outcome: StoredOutcome; replayed: boolean }>;
+  /**
+   * The charge made under the charge key `chargeKey`, serialized with any charge under that
+   * key (one in flight commits first and is found); when there is none, a tombstone is stored
+   * so a later charge with that key is refused (CHARGE_VOIDED) instead of taking money.
+   */
+  chargeUnderKey(chargeKey: string): Promise<Charge | undefined>;
+  /** Refunds a SUCCEEDED charge with its PaymentRefunded event; a charge refunded meanwhile is answered as it is. */
+  refund(charge: Charge): Promise<Charge>;
   findCharge(id: string): Promise<Charge | undefined>;
 }
 
@@ -107,18 +112,22 @@ export const chargeView = (c: Charge) => ({
 export class Payments {
   constructor(private readonly store: PaymentStore) {}
 
+  /** Decided before it is stored (the simulated acquirer answers at once), so the whole charge is one write. */
   charge(key: string, request: ChargeRequest) {
-    return this.store.idempotent('charge', key, fingerprint('charge', '', request), async (ledger) => {
-      const verdict = authorize(request);
-      const charge = await ledger.insertCharge({
-        amountCents: request.amountCents,
-        currency: request.currency,
-        reference: request.reference ?? null,
-        status: verdict.approved ? 'SUCCEEDED' : 'DECLINED',
-        declineCode: verdict.approved ? null : verdict.declineCode,
-      });
-      if (!verdict.approved) {
-        return {
+    const verdict = authorize(request);
+    const charge: Charge = {
+      id: randomUUID(),
+      amountCents: request.amountCents,
+      currency: request.currency,
+      reference: request.reference ?? null,
+      status: verdict.approved ? 'SUCCEEDED' : 'DECLINED',
+      declineCode: verdict.approved ? null : verdict.declineCode,
+      createdAt: new Date(),
+      refundedAt: null,
+    };
+    const outcome: StoredOutcome = verdict.approved
+      ? { status: 201, body: chargeView(charge) }
+      : {
           status: 402,
           error: {
             code: 'PAYMENT_DECLINED',
@@ -126,10 +135,7 @@ export class Payments {
             details: { chargeId: charge.id, declineCode: verdict.declineCode },
           },
         };
-      }
-      await ledger.recordEvent('PaymentCharged', charge);
-      return { status: 201, body: chargeView(charge) };
-    });
+    return this.store.recordCharge(key, fingerprint('charge', '', request), charge, outcome);
   }
 
   /** Refunds in full. Refunding a refunded charge answers with it again and changes nothing. */
@@ -149,13 +155,11 @@ export class Payments {
    * Cancels whatever was or will be charged under `chargeKey` without charging first:
    * the caller's compensation when it cannot know whether its charge went through.
    */
-  voidCharge(chargeKey: string) {
-    return this.store.voidCharge(chargeKey, async (ledger, charge) => {
-      if (!charge) return 'NOTHING_CHARGED';
-      if (charge.status === 'DECLINED') return 'DECLINED';
-      if (charge.status === 'SUCCEEDED') await ledger.recordEvent('PaymentRefunded', await ledger.markRefunded(charge.id));
-      return 'REFUNDED';
-    });
+  async voidCharge(chargeKey: string): Promise<{ outcome: VoidOutcome; charge: Charge | undefined }> {
+    const charge = await this.store.chargeUnderKey(chargeKey);
+    if (!charge) return { outcome: 'NOTHING_CHARGED', charge: undefined };
+    if (charge.status === 'DECLINED') return { outcome: 'DECLINED', charge };
+    return { outcome: 'REFUNDED', charge: charge.status === 'SUCCEEDED' ? await this.store.refund(charge) : charge };
   }
 
   async get(id: string): Promise<Charge> {
