@@ -175,6 +175,8 @@ export async function startPostgres(): Promise<RunningPostgres> {
     synchronous_commit: 'off',
     // Several services' pools run against one server in the service tests.
     max_connections: '200',
+    // Opt-in statement statistics for profiling (bench/pipeline.ts prints them): off by default, so the server is what a user gets.
+    ...(process.env['MESHKIT_PG_STAT_STATEMENTS'] === '1' ? { shared_preload_libraries: 'pg_stat_statements', 'pg_stat_statements.track_planning': 'on' } : {}),
   };
   const args = ['-D', dataDir, ...Object.entries(settings).flatMap(([name, value]) => ['-c', `${name}=${value}`])];
   // SIGINT is PostgreSQL's fast shutdown: it ends sessions instead of waiting for them.
