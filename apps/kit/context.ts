@@ -58,8 +58,24 @@ function traceIdOf(h: Record<string, string>): string | undefined {
   return b3 && /^[0-9a-f]{16,32}$/.test(b3) ? b3 : undefined;
 }
 
+/**
+ * Whether requests run in their async context. The context is what carries the request id into
+ * handler logs and the trace headers onto outgoing calls and events, so it is always on in a
+ * service. What it costs: on Node 20 an AsyncLocalStorage in use runs an async_hooks init hook
+ * on every promise and async resource the process creates (pg's, Express's, the handler's), the
+ * bulk of the kit's CPU over bare Express on a read (bench/servers/profile-read.ts with the
+ * variant kit-no-async-context); Node's AsyncContextFrame (--experimental-async-context-frame on
+ * Node 22, the default from Node 24) carries it without hooks.
+ */
+let asyncContext = true;
+
+/** Serves without the async context: only for the benchmark arm that measures what it costs. */
+export function disableAsyncContextForBenchmark(): void {
+  asyncContext = false;
+}
+
 export function runWithContext<T>(context: RequestContext, fn: () => T): T {
-  return storage.run(context, fn);
+  return asyncContext ? storage.run(context, fn) : fn();
 }
 
 export function currentContext(): RequestContext | undefined {

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 
 /** What a V8 .cpuprofile (node --cpu-prof) holds, as far as we read it. */
 interface CpuProfile {
-  nodes: Array<{ id: number; callFrame: { functionName: string; url: string }; children?: number[] }>;
+  nodes: Array<{ id: number; callFrame: { functionName: string; url: string; lineNumber?: number }; children?: number[] }>;
   samples: number[];
   timeDeltas: number[];
 }
@@ -29,14 +29,19 @@ export interface ProfileSummary {
   readonly sharePct: Record<string, number>;
 }
 
-/** Summarizes the largest .cpuprofile in `dir` (the main thread's). */
-export function summarizeProfile(dir: string): ProfileSummary {
+/** The largest .cpuprofile in `dir` (the main thread's). */
+function largestProfile(dir: string): CpuProfile {
   const files = readdirSync(dir)
     .filter((f) => f.endsWith('.cpuprofile'))
     .map((f) => join(dir, f));
   const file = files.sort((a, b) => readFileSync(b).length - readFileSync(a).length)[0];
   if (!file) throw new Error(`no .cpuprofile in ${dir}`);
-  const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
+  return JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
+}
+
+/** Summarizes the largest .cpuprofile in `dir` (the main thread's). */
+export function summarizeProfile(dir: string): ProfileSummary {
+  const profile = largestProfile(dir);
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
@@ -61,4 +66,40 @@ export function summarizeProfile(dir: string): ProfileSummary {
   }
   const sharePct = Object.fromEntries([...totals].sort((a, b) => b[1] - a[1]).map(([k, us]) => [k, Math.round((us / busy) * 1000) / 10]));
   return { busyMs: Math.round(busy / 1000), sharePct };
+}
+
+/** Where a frame's code lives: an npm package, a file of ours, a Node module, or V8's own bucket. */
+function ownerOf(url: string, functionName: string): string {
+  const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url);
+  if (pkg) return pkg[1]!;
+  const ours = /\/((?:apps|bench)\/.+)$/.exec(url);
+  if (ours) return ours[1]!;
+  if (url.startsWith('node:')) return url;
+  return url === '' ? functionName : url;
+}
+
+/**
+ * Self time of the busy main thread by owner (package, our file, Node module) and by function,
+ * in microseconds per `units` (e.g. per request), largest first: what to compare between two
+ * arms of a benchmark profiled at the same load.
+ */
+export function selfTimePer(dir: string, units: number): { byOwner: Record<string, number>; byFunction: Record<string, number>; busyUs: number } {
+  const profile = largestProfile(dir);
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const owners = new Map<string, number>();
+  const functions = new Map<string, number>();
+  let busy = 0;
+  profile.samples.forEach((id, i) => {
+    const frame = byId.get(id)?.callFrame;
+    const us = profile.timeDeltas[i] ?? 0;
+    if (!frame || frame.functionName === '(idle)') return;
+    busy += us;
+    const owner = ownerOf(frame.url, frame.functionName);
+    owners.set(owner, (owners.get(owner) ?? 0) + us);
+    const fn = `${frame.functionName || '(anonymous)'} ${owner}:${frame.lineNumber ?? ''}`;
+    functions.set(fn, (functions.get(fn) ?? 0) + us);
+  });
+  const per = (m: Map<string, number>) =>
+    Object.fromEntries([...m].sort((a, b) => b[1] - a[1]).map(([k, us]) => [k, Math.round((us / Math.max(1, units)) * 10) / 10]));
+  return { byOwner: per(owners), byFunction: per(functions), busyUs: Math.round((busy / Math.max(1, units)) * 10) / 10 };
 }

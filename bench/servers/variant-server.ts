@@ -12,6 +12,7 @@
  * VARIANT=kit-no-metrics     the same without HttpMetrics
  * VARIANT=kit-no-log         the same without the access log line
  * VARIANT=kit-no-validation  the same with the routes' schemas removed
+ * VARIANT=kit-no-async-context  the same without entering the request's async context (AsyncLocalStorage)
  */
 import { once } from 'node:events';
 import { createServer } from 'node:http';
@@ -22,6 +23,7 @@ import {
   ChaosSwitch,
   createHttpApp,
   createLogger,
+  disableAsyncContextForBenchmark,
   HttpMetrics,
   migrate,
   openDatabase,
@@ -45,12 +47,13 @@ import { productRoutes } from '../../apps/product/routes/products.js';
 const env = process.env;
 const route = env['ROUTE'] ?? 'read';
 const variant = env['VARIANT'] ?? 'kit';
-const VARIANTS = ['bare', 'kit', 'kit-no-metrics', 'kit-no-log', 'kit-no-validation'];
+const VARIANTS = ['bare', 'kit', 'kit-no-metrics', 'kit-no-log', 'kit-no-validation', 'kit-no-async-context'];
 if (!VARIANTS.includes(variant) || !['read', 'order'].includes(route)) {
   process.stderr.write(`VARIANT must be one of ${VARIANTS.join(', ')} and ROUTE read or order\n`);
   process.exit(2);
 }
 const serviceName = route === 'read' ? 'product' : 'order';
+if (variant === 'kit-no-async-context') disableAsyncContextForBenchmark();
 const logger = createLogger(serviceName, 'info');
 
 /** A catalog in memory: the read handler without a database round trip, to isolate what the HTTP layer costs. */
