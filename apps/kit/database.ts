@@ -6,7 +6,11 @@ import type { Logger } from './logger.js';
 
 /** Runs SQL. Rows come back as plain objects; use `::int` casts for counts (pg returns int8 as text). */
 export interface Queryable {
-  query<T = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<T[]>;
+  /**
+   * `prepareAs` names the statement so PostgreSQL parses and plans it once per connection rather
+   * than on every call: for a hot statement of fixed text (the outbox INSERT). One text per name.
+   */
+  query<T = Record<string, unknown>>(sql: string, params?: readonly unknown[], prepareAs?: string): Promise<T[]>;
   /** Runs several statements without parameters (migrations). */
   exec(sql: string): Promise<void>;
 }
@@ -93,8 +97,14 @@ function openPostgres(url: string, logger: Logger, max: number, connectTimeoutMs
   // An idle client can lose its connection (database restart); without a listener that would crash the process.
   pool.on('error', (err) => logger.warn({ err }, 'idle database connection failed'));
   const queryable = (client: pg.Pool | pg.PoolClient): Queryable => ({
-    query: async <T>(sql: string, params?: readonly unknown[]) =>
-      (await client.query(sql, params as unknown[] | undefined).catch(rethrowDatabaseError)).rows as T[],
+    query: async <T>(sql: string, params?: readonly unknown[], prepareAs?: string) =>
+      (
+        await (
+          prepareAs === undefined
+            ? client.query(sql, params as unknown[] | undefined)
+            : client.query({ name: prepareAs, text: sql, values: params as unknown[] | undefined })
+        ).catch(rethrowDatabaseError)
+      ).rows as T[],
     exec: async (sql) => {
       await client.query(sql).catch(rethrowDatabaseError);
     },
