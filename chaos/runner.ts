@@ -64,7 +64,8 @@ export async function runScenario(scenario: Scenario, env: ChaosEnvironment, opt
     };
   }
 
-  const timings: Timings = { ...scenario.defaults, ...(env.mode === 'local' ? scenario.localDefaults : {}), ...options.timings };
+  const modeDefaults = env.mode === 'local' ? scenario.localDefaults : env.mode === 'mesh' ? scenario.meshDefaults : undefined;
+  const timings: Timings = { ...scenario.defaults, ...modeDefaults, ...options.timings };
   const steps: string[] = [];
   const step = (line: string) => {
     steps.push(line);

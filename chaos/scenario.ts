@@ -80,6 +80,8 @@ export interface Scenario {
   readonly defaults: Timings;
   /** Defaults that replace some of `defaults` in local mode (a laptop's processes, not a cluster). @default - none */
   readonly localDefaults?: Partial<Timings>;
+  /** Defaults that replace some of `defaults` on the local mesh (every pod, proxy and the control plane on one 2-core machine). @default - none */
+  readonly meshDefaults?: Partial<Timings>;
   /** Why the scenario cannot run in this environment; undefined when it can. */
   unsupported(env: ChaosEnvironment): string | undefined;
   /** What this environment can and cannot show for this scenario. */

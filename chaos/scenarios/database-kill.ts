@@ -36,8 +36,10 @@ export const databaseKill: Scenario = {
     env.killDatabase
       ? undefined
       : 'locally each service’s database is embedded in its process (PGlite) or shared: there is no database process of one service to kill (run it on the kind cluster)',
-  notes: () => [
-    'the fault phase lasts until the StatefulSet’s replacement pod and then every product pod are ready again (up to the restore timeout).',
+  notes: (env) => [
+    env.mode === 'mesh'
+      ? 'the database’s process is killed (SIGKILL) and restarted by the kubelet; the fault phase lasts until it and then every product pod are ready again (up to the restore timeout).'
+      : 'the fault phase lasts until the StatefulSet’s replacement pod and then every product pod are ready again (up to the restore timeout).',
     'orders are left out of the load on purpose: they need product, so they degrade with it; this scenario is about services that do not.',
   ],
   async prepare(ctx) {

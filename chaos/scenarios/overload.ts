@@ -35,10 +35,14 @@ export const overload: Scenario = {
       ? [
           'local mode has no Envoy and so no connection pool: nothing sheds load, the service takes every request and they wait in its event loop. The shedding checks need a mesh (verdict EXPECTED FAIL); the latency columns show what queueing instead of shedding looks like. Locally the rate is 30/s: the product service on PGlite (one connection) serves it at baseline on a laptop.',
         ]
-      : [
-          'the load runs from this machine through the kind gateway; the limits are the shipped DestinationRule of product, enforced by the gateway’s Envoy for its calls to product.',
-          'Prometheus figures lag by up to one scrape interval (15 s in Istio’s sample add-on); they are read after the run for the phase boundaries.',
-        ],
+      : env.mode === 'mesh'
+        ? [
+            'the limits are the shipped DestinationRule of product, enforced by the gateway’s Envoy for its calls to product. On one 2-core machine the whole mesh serves far less than 450 product reads/s, so the pool already sheds at baseline and the verdict is INCONCLUSIVE there (chaos/README.md, mesh figures): the shedding itself shows in the UO and pending-overflow rows.',
+          ]
+        : [
+            'the load runs from this machine through the kind gateway; the limits are the shipped DestinationRule of product, enforced by the gateway’s Envoy for its calls to product.',
+            'Prometheus figures lag by up to one scrape interval (15 s in Istio’s sample add-on); they are read after the run for the phase boundaries.',
+          ],
   async prepare(ctx) {
     const { env } = ctx;
     const [first] = await ctx.workload.products();
