@@ -6,7 +6,7 @@ import tseslint from 'typescript-eslint';
  * library (constructs/, mesh/) < apps/ (the services, on their own kit) < charts/ < analysis/
  * (the offline analyzer: library and charts only) < tools (cli/, chaos/ with its chaos-only
  * constructs, bench/, pulumi/, scripts/, local/); infra/ (provisioning of real components) sits
- * beside the library; test/ is imported by nothing.
+ * beside the library, and so does manifests/ (the one manifest model); test/ is imported by nothing.
  */
 const above = (...parts) =>
   parts.map((part) => ({ group: [`**/${part}/**`, `${part}/**`], message: `the floors: this part may not import ${part}/ (eslint.config.js)` }));
@@ -40,6 +40,9 @@ export default tseslint.config(
     },
   },
   floor(['infra/**/*.ts'], 'apps', 'charts', 'mesh', 'test', ...tools),
+  // The manifest model (manifests/: the object type, parsing, selectors, hosts, workload kinds, deploy order)
+  // sits beside the library: charts, infra, the analyzer and the tools read manifests through it.
+  floor(['manifests/**/*.ts'], 'constructs', 'mesh', 'apps', 'charts', 'infra', 'test', 'analysis', ...tools),
   floor(['charts/**/*.ts'], 'apps', 'infra', 'test', 'analysis', ...tools),
   floor(['analysis/**/*.ts'], 'apps', 'infra', 'test', ...tools),
   floor([...tools.map((t) => `${t}/**/*.ts`), 'examples/**/*.ts'], 'test'),

@@ -7,13 +7,14 @@
  * policy this evaluator does not understand can never pass silently.
  */
 
+import type { KubeObject } from '../manifests/kube-object.js';
+import { selects } from '../manifests/selectors.js';
 import { matchesValue } from '../mesh/istio-match.js';
 
 // The library owns Istio's string matching (WorkloadAccess uses it); the analyzer evaluates with the same function.
 export { matchesValue };
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- manifests are untyped JSON by nature */
-type K8sObject = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> }; spec?: any };
 
 export interface Workload {
   readonly namespace: string;
@@ -29,9 +30,6 @@ export interface HttpRequest {
   readonly path: string;
   readonly port: number;
 }
-
-const selects = (selector: Record<string, string> | undefined, labels: Readonly<Record<string, string>>) =>
-  Object.entries(selector ?? {}).every(([k, v]) => labels[k] === v);
 
 const SOURCE_FIELDS = new Set(['principals', 'notPrincipals', 'requestPrincipals', 'notRequestPrincipals']);
 const OPERATION_FIELDS = new Set(['methods', 'notMethods', 'paths', 'notPaths', 'ports', 'notPorts']);
@@ -69,14 +67,14 @@ function ruleMatches(rule: any, request: HttpRequest): boolean {
 }
 
 /** Istio's decision for `request` arriving at `workload`: DENY policies first, then ALLOW policies, else allow. */
-export function authorizes(objects: readonly K8sObject[], workload: Workload, request: HttpRequest, rootNamespace = 'istio-system'): boolean {
+export function authorizes(objects: readonly KubeObject[], workload: Workload, request: HttpRequest, rootNamespace = 'istio-system'): boolean {
   const policies = objects.filter(
     (o) =>
       o.kind === 'AuthorizationPolicy' &&
       (o.metadata.namespace === workload.namespace || o.metadata.namespace === rootNamespace) &&
       selects(o.spec?.selector?.matchLabels, workload.labels),
   );
-  const action = (p: K8sObject) => p.spec?.action ?? 'ALLOW';
+  const action = (p: KubeObject) => p.spec?.action ?? 'ALLOW';
   for (const p of policies) if (!['ALLOW', 'DENY'].includes(action(p))) throw new Error(`access evaluator: action ${action(p)} is not modelled`);
   if (policies.some((p) => action(p) === 'DENY' && (p.spec?.rules ?? []).some((r: any) => ruleMatches(r, request)))) return false;
   const allows = policies.filter((p) => action(p) === 'ALLOW');
@@ -101,7 +99,7 @@ function portMatches(ports: any[] | undefined, port: number, protocol: string): 
 }
 
 /** Whether NetworkPolicies let `from` open a connection to `to` on `port` (egress side and ingress side). */
-export function networkAllows(objects: readonly K8sObject[], from: Workload, to: Workload, port: number, protocol = 'TCP'): boolean {
+export function networkAllows(objects: readonly KubeObject[], from: Workload, to: Workload, port: number, protocol = 'TCP'): boolean {
   const policies = objects.filter((o) => o.kind === 'NetworkPolicy');
   const side = (workload: Workload, type: 'Ingress' | 'Egress', peer: Workload) => {
     const applicable = policies.filter(

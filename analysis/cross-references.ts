@@ -5,8 +5,12 @@
  * (503 NR, pods stuck in CreateContainerConfigError, empty endpoints).
  */
 
+import { endpointsIn, serviceOfHost } from '../manifests/hosts.js';
+import type { KubeObject } from '../manifests/kube-object.js';
+import { selects } from '../manifests/selectors.js';
+import { isWorkload, podLabelsOf } from '../manifests/workloads.js';
+
 /* eslint-disable @typescript-eslint/no-explicit-any -- manifests are untyped JSON by nature */
-export type K8sObject = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> }; spec?: any };
 
 export interface ExternalSecret {
   readonly name: string;
@@ -37,12 +41,10 @@ interface PodTemplate {
   containers: any[];
 }
 
-const WORKLOAD_KINDS = new Set(['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'Job']);
-
-export function checkCrossReferences(objects: readonly K8sObject[], options: CrossReferenceOptions = {}): string[] {
+export function checkCrossReferences(objects: readonly KubeObject[], options: CrossReferenceOptions = {}): string[] {
   const defaultNs = options.defaultNamespace ?? 'default';
-  const ns = (o: K8sObject) => o.metadata.namespace ?? defaultNs;
-  const id = (o: K8sObject) => `${o.kind} ${ns(o)}/${o.metadata.name}`;
+  const ns = (o: KubeObject) => o.metadata.namespace ?? defaultNs;
+  const id = (o: KubeObject) => `${o.kind} ${ns(o)}/${o.metadata.name}`;
   const problems: string[] = [];
 
   const services = new Map<string, ServiceInfo>();
@@ -63,20 +65,18 @@ export function checkCrossReferences(objects: readonly K8sObject[], options: Cro
   }
 
   const pods: PodTemplate[] = objects
-    .filter((o) => WORKLOAD_KINDS.has(o.kind))
-    .map((o) => ({ owner: id(o), namespace: ns(o), labels: o.spec?.template?.metadata?.labels ?? {}, containers: o.spec?.template?.spec?.containers ?? [] }));
-  const selects = (selector: Record<string, string>, labels: Record<string, string>) => Object.entries(selector).every(([k, v]) => labels[k] === v);
+    .filter(isWorkload)
+    .map((o) => ({ owner: id(o), namespace: ns(o), labels: podLabelsOf(o), containers: o.spec?.template?.spec?.containers ?? [] }));
   const podsOf = (svc: ServiceInfo) => (svc.selector ? pods.filter((p) => p.namespace === svc.namespace && selects(svc.selector!, p.labels)) : []);
 
-  /** Resolves a mesh or DNS host ("order", "order.shop", "order.shop.svc.cluster.local") seen from `fromNs`. */
   const resolveHost = (host: string, fromNs: string): ServiceInfo | undefined => {
-    const parts = host
-      .replace(/\.svc\.cluster\.local$/, '')
-      .replace(/\.svc$/, '')
-      .split('.');
-    const [name, namespace] = parts.length === 1 ? [parts[0], fromNs] : [parts[0], parts[1]];
-    return services.get(`${namespace}/${name}`);
+    const named = serviceOfHost(host, fromNs);
+    return named && services.get(`${named.namespace}/${named.name}`);
   };
+  const subsetExists = (svc: ServiceInfo, subset: string) =>
+    objects.some(
+      (o) => o.kind === 'DestinationRule' && resolveHost(o.spec?.host ?? '', ns(o)) === svc && (o.spec?.subsets ?? []).some((s: any) => s.name === subset),
+    );
 
   for (const svc of services.values()) {
     if (svc.derivedFrom || !svc.selector) continue;
@@ -113,7 +113,7 @@ export function checkCrossReferences(objects: readonly K8sObject[], options: Cro
           if (portNumber !== undefined && !svc.ports.some((p) => p.port === portNumber)) {
             problems.push(`${id(o)}: route '${route.name ?? '?'}' sends to port ${portNumber}, which Service ${svc.namespace}/${svc.name} does not expose`);
           }
-          if (dest.destination.subset && !subsetExists(objects, svc, dest.destination.subset)) {
+          if (dest.destination.subset && !subsetExists(svc, dest.destination.subset)) {
             problems.push(
               `${id(o)}: route '${route.name ?? '?'}' sends to subset ${dest.destination.subset}, which no DestinationRule for ${dest.destination.host} defines`,
             );
@@ -173,21 +173,4 @@ export function checkCrossReferences(objects: readonly K8sObject[], options: Cro
     }
   }
   return problems;
-}
-
-function subsetExists(objects: readonly K8sObject[], svc: ServiceInfo, subset: string): boolean {
-  return objects.some(
-    (o) =>
-      o.kind === 'DestinationRule' &&
-      [svc.name, `${svc.name}.${svc.namespace}`, `${svc.name}.${svc.namespace}.svc.cluster.local`].includes(o.spec?.host) &&
-      (o.spec?.subsets ?? []).some((s: any) => s.name === subset),
-  );
-}
-
-/** host:port pairs of in-cluster endpoints named in an env value (URLs or comma-separated host:port lists). */
-export function endpointsIn(value: string): { host: string; port: number }[] {
-  const found: { host: string; port: number }[] = [];
-  const pattern = /(?:^|[/@,])([a-z0-9-]+(?:\.[a-z0-9-]+)*\.svc(?:\.cluster\.local)?):(\d+)/g;
-  for (const match of value.matchAll(pattern)) found.push({ host: match[1]!, port: Number(match[2]) });
-  return found;
 }

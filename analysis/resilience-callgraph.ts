@@ -7,6 +7,7 @@
  */
 import type { MeshModel, ServiceHost } from './resilience-model.js';
 import { resolveHost } from './resilience-model.js';
+import { selects } from '../manifests/selectors.js';
 
 import type { Handler, RouteRef } from '../mesh/call-sequence.js';
 
@@ -106,7 +107,7 @@ function templateOfRegex(regex: string | undefined): string | undefined {
 
 function owningService(model: MeshModel, namespace: string, labels: Readonly<Record<string, string>>): ServiceHost | undefined {
   return [...model.services.values()].find(
-    (s) => s.namespace === namespace && s.selector && Object.keys(s.selector).length > 0 && Object.entries(s.selector).every(([k, v]) => labels[k] === v),
+    (s) => s.namespace === namespace && s.selector && Object.keys(s.selector).length > 0 && selects(s.selector, labels),
   );
 }
 

@@ -6,16 +6,13 @@
  * traffic policies. Parsing never throws on odd input; what it cannot read it
  * records in `problems`.
  */
-import { parseAllDocuments } from 'yaml';
+import { serviceFqdn, serviceOfHost } from '../manifests/hosts.js';
+import type { KubeObject } from '../manifests/kube-object.js';
+import { selects } from '../manifests/selectors.js';
+import { isWorkload, podLabelsOf } from '../manifests/workloads.js';
 import { ENVOY_DEFAULT_BACKOFF_MS, type RetryTiming } from '../mesh/worst-case.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- manifests are untyped JSON by nature */
-export interface ManifestObject {
-  apiVersion: string;
-  kind: string;
-  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
-  spec?: any;
-}
 
 export interface ObjectRef {
   readonly kind: string;
@@ -163,21 +160,6 @@ export interface MeshModel {
   readonly problems: readonly string[];
 }
 
-const WORKLOAD_KINDS = new Set(['Deployment', 'StatefulSet']);
-
-/** Parses every YAML document of `texts` (multi-document files are fine) into manifest objects. */
-export function parseManifestTexts(texts: readonly string[]): ManifestObject[] {
-  const objects: ManifestObject[] = [];
-  for (const text of texts) {
-    for (const doc of parseAllDocuments(text)) {
-      if (doc.errors.length > 0) throw new Error(`invalid YAML: ${doc.errors[0]!.message}`);
-      const value = doc.toJS() as ManifestObject | null;
-      if (value && typeof value === 'object' && typeof value.kind === 'string' && value.metadata?.name) objects.push(value);
-    }
-  }
-  return objects;
-}
-
 /** Go/protobuf durations as Istio accepts them: "0.25s", "2s", "1m30s", "500ms"; undefined when absent. */
 export function parseDurationMs(value: unknown): number | undefined {
   if (value === undefined || value === null || value === '') return undefined;
@@ -188,10 +170,10 @@ export function parseDurationMs(value: unknown): number | undefined {
   return parts.reduce((sum, p) => sum + Number(p[1]) * units[p[2]!]!, 0);
 }
 
-export function buildMeshModel(objects: readonly ManifestObject[], defaultNamespace = 'default'): MeshModel {
+export function buildMeshModel(objects: readonly KubeObject[], defaultNamespace = 'default'): MeshModel {
   const problems: string[] = [];
-  const ns = (o: ManifestObject) => o.metadata.namespace ?? defaultNamespace;
-  const refOf = (o: ManifestObject): ObjectRef => ({ kind: o.kind, namespace: ns(o), name: o.metadata.name });
+  const ns = (o: KubeObject) => o.metadata.namespace ?? defaultNamespace;
+  const refOf = (o: KubeObject): ObjectRef => ({ kind: o.kind, namespace: ns(o), name: o.metadata.name });
   const duration = (value: unknown, where: string): number | undefined => {
     try {
       return parseDurationMs(value);
@@ -209,7 +191,7 @@ export function buildMeshModel(objects: readonly ManifestObject[], defaultNamesp
       key,
       name: o.metadata.name,
       namespace: ns(o),
-      fqdn: `${o.metadata.name}.${ns(o)}.svc.cluster.local`,
+      fqdn: serviceFqdn(o.metadata.name, ns(o)),
       ports: ((o.spec?.ports ?? []) as any[]).map((p) => Number(p.port)),
       selector: o.spec?.selector,
     });
@@ -224,7 +206,7 @@ export function buildMeshModel(objects: readonly ManifestObject[], defaultNamesp
     if (target?.kind && target?.name) hpaMin.set(`${target.kind} ${ns(o)}/${target.name}`, Number(o.spec?.minReplicas ?? 1));
   }
   const workloads: Workload[] = objects
-    .filter((o) => WORKLOAD_KINDS.has(o.kind))
+    .filter(isWorkload)
     .map((o) => {
       const ref = refOf(o);
       const fromHpa = hpaMin.get(`${o.kind} ${ref.namespace}/${ref.name}`);
@@ -232,7 +214,7 @@ export function buildMeshModel(objects: readonly ManifestObject[], defaultNamesp
       const replicasFrom = fromHpa !== undefined ? 'HPA minReplicas' : o.spec?.replicas !== undefined ? 'spec.replicas' : 'default replicas';
       const env: Record<string, string> = {};
       for (const e of (o.spec?.template?.spec?.containers?.[0]?.env ?? []) as any[]) if (typeof e.value === 'string') env[e.name] = e.value;
-      return { ref, podLabels: o.spec?.template?.metadata?.labels ?? {}, replicas, replicasFrom, env };
+      return { ref, podLabels: podLabelsOf(o), replicas, replicasFrom, env };
     });
 
   const virtualServices: VirtualServiceModel[] = objects
@@ -305,15 +287,10 @@ export function buildMeshModel(objects: readonly ManifestObject[], defaultNamesp
   return { services, workloads, virtualServices, destinationRules, problems };
 }
 
-/** Resolves "order", "order.shop", "order.shop.svc" or "order.shop.svc.cluster.local" seen from `fromNs`. */
+/** The Service a host names, seen from `fromNs` (manifests/hosts.ts). */
 export function resolveHost(services: ReadonlyMap<string, ServiceHost>, host: string | undefined, fromNs: string): ServiceHost | undefined {
-  if (!host || host.includes('*')) return undefined;
-  const parts = host
-    .replace(/\.svc\.cluster\.local$/, '')
-    .replace(/\.svc$/, '')
-    .split('.');
-  if (parts.length > 2) return undefined;
-  return services.get(parts.length === 1 ? `${fromNs}/${parts[0]}` : `${parts[1]}/${parts[0]}`);
+  const named = serviceOfHost(host, fromNs);
+  return named && services.get(`${named.namespace}/${named.name}`);
 }
 
 function parseMatch(m: any): RouteMatch {
@@ -384,7 +361,7 @@ function overlay(base: Omit<TrafficPolicySpec, 'portLevel'>, top: Omit<TrafficPo
 
 /** Workloads whose pods carry every label of `selector` (a Service selector plus subset labels). */
 export function selectedWorkloads(model: MeshModel, namespace: string, selector: Readonly<Record<string, string>>): Workload[] {
-  return model.workloads.filter((w) => w.ref.namespace === namespace && Object.entries(selector).every(([k, v]) => w.podLabels[k] === v));
+  return model.workloads.filter((w) => w.ref.namespace === namespace && selects(selector, w.podLabels));
 }
 
 /** The DestinationRule that governs a Service: one whose host resolves to it (the first, when several do). */

@@ -10,22 +10,15 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseAllDocuments } from 'yaml';
 import { namespaces, resourceBudget, services } from '../charts/platform.js';
 import { buildPlatform } from '../charts/platform-app.js';
 import { budgetLines, parseCpuMillis, parseMemoryMiB, totalRequests } from '../charts/resource-budget.js';
+import { parseObjects } from '../manifests/parse.js';
 import { runScript, runSection } from './lib/results.js';
 
 interface Container {
   name: string;
   resources?: { requests?: { cpu?: string; memory?: string }; limits?: { memory?: string } };
-}
-interface Manifest {
-  apiVersion: string;
-  kind: string;
-  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- manifests are untyped JSON
-  spec?: any;
 }
 
 async function main(): Promise<void> {
@@ -35,8 +28,7 @@ async function main(): Promise<void> {
       buildPlatform({ outdir }).app.synth();
       const objects = readdirSync(outdir)
         .sort()
-        .flatMap((file) => parseAllDocuments(readFileSync(join(outdir, file), 'utf8')).map((d) => d.toJS() as Manifest))
-        .filter(Boolean);
+        .flatMap((file) => parseObjects(readFileSync(join(outdir, file), 'utf8'), file));
       const injected = objects.filter((o) => o.kind === 'Namespace' && o.metadata.labels?.['istio-injection'] === 'enabled').map((o) => o.metadata.name);
       const lines = budgetLines(objects, injected);
       const total = totalRequests(lines);

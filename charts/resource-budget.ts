@@ -4,9 +4,10 @@
  * injection annotations, or Istio's default) and the pods Strimzi creates from
  * its custom resources.
  */
+import type { KubeObject } from '../manifests/kube-object.js';
+import { isWorkload } from '../manifests/workloads.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- manifests are untyped JSON by nature */
-type K8sObject = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; annotations?: Record<string, string> }; spec?: any };
 
 export interface Requests {
   cpuMillis: number;
@@ -53,11 +54,11 @@ function add(a: Requests, b: Requests, times = 1): Requests {
   return { cpuMillis: a.cpuMillis + b.cpuMillis * times, memoryMiB: a.memoryMiB + b.memoryMiB * times };
 }
 
-export function budgetLines(objects: readonly K8sObject[], injectedNamespaces: readonly string[]): BudgetLine[] {
+export function budgetLines(objects: readonly KubeObject[], injectedNamespaces: readonly string[]): BudgetLine[] {
   const lines: BudgetLine[] = [];
   for (const o of objects) {
     const where = `${o.metadata.namespace ?? 'default'}/${o.metadata.name}`;
-    if (o.kind === 'Deployment' || o.kind === 'StatefulSet') {
+    if (isWorkload(o)) {
       const replicas = o.spec?.replicas ?? 1;
       const pod = o.spec?.template;
       let perPod: Requests = { cpuMillis: 0, memoryMiB: 0 };

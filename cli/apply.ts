@@ -1,7 +1,7 @@
 import type { KubeObject } from './cluster-api.js';
 import type { Context } from './context.js';
 import type { DiagnoseDeps } from './diagnose.js';
-import { orderForApply } from './manifests.js';
+import { orderForApply } from '../manifests/deploy-order.js';
 import { describeRef, refOf } from './readiness.js';
 import { waitUntilReady } from './wait.js';
 
@@ -23,7 +23,7 @@ interface CrdSpec {
 }
 
 /**
- * Server-side applies `objects` in dependency order (see `kindOrder`). CustomResourceDefinitions
+ * Server-side applies `objects` in dependency order (manifests/deploy-order.ts). CustomResourceDefinitions
  * go first and must be Established and served before any custom resource is sent. Reports
  * what changed: a no-op apply leaves resourceVersion alone, so comparing it tells
  * "configured" from "unchanged".

@@ -4,7 +4,7 @@ import { stringify } from 'yaml';
 import { versions } from '../constructs/versions.js';
 import type { ClusterApi, KubeObject } from './cluster-api.js';
 import { settings } from './context.js';
-import { parseObjects } from './manifests.js';
+import { parseObjects } from '../manifests/parse.js';
 import type { Probe } from './plan.js';
 import { readiness, type Ref } from './readiness.js';
 

@@ -13,7 +13,7 @@ import { defaultTimeouts, readSysctl, settings, type Context } from './context.j
 import { dashboards } from './dashboards.js';
 import { printChecks, runDoctor } from './doctor.js';
 import { clusterExists } from './kind.js';
-import { loadDist } from './manifests.js';
+import { loadDist } from '../manifests/parse.js';
 import { runPlan } from './plan.js';
 import { ProcessRunner, mustRun } from './runner.js';
 import { printSmoke, smoke } from './smoke.js';

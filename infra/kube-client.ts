@@ -1,4 +1,5 @@
 import { Agent, request } from 'node:https';
+import type { KubeObject } from '../manifests/kube-object.js';
 
 /** How to reach a Kubernetes API server; handed from the global setup to test files via `inject('kube')`. */
 export interface KubeConnection {
@@ -13,13 +14,8 @@ export interface KubeConnection {
   clientKey?: string;
 }
 
-/** A Kubernetes object as plain JSON (what cdk8s `Testing.synth` or `app.synthYaml` produce). */
-export interface KubeObject {
-  apiVersion: string;
-  kind: string;
-  metadata: { name: string; namespace?: string; [key: string]: unknown };
-  [key: string]: unknown;
-}
+// The client speaks the one manifest model (manifests/kube-object.ts).
+export type { KubeObject };
 
 /** Where a kind lives on the server, from discovery. */
 export interface ResourceMapping {

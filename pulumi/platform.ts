@@ -9,7 +9,8 @@ import * as pulumi from '@pulumi/pulumi';
 import type { Platform } from '../charts/platform-app.js';
 import { installOperators, operatorModes, operatorNames, type OperatorMode } from './operators.js';
 import { derivePassword } from './passwords.js';
-import { keyOf, operatorOf, planPlatform, type KubeObject, type PlannedResource } from './plan.js';
+import { keyOf, type KubeObject } from '../manifests/kube-object.js';
+import { operatorOf, planPlatform, type PlannedResource } from './plan.js';
 
 export interface DeployConfig {
   /** kubeconfig context to deploy to. */

@@ -20,9 +20,10 @@ import { parseArgs } from 'node:util';
 import { EnvReader, readBaseConfig } from '../apps/kit/config.js';
 import { callGraph as platformEdges, handlers as platformHandlerSpecs, services as platformServices } from '../charts/platform.js';
 import { callGraphFromEnv, callGraphFromJson, withHandlerEdges, type CallGraph, type Handler } from '../analysis/resilience-callgraph.js';
-import { buildMeshModel, parseManifestTexts, type MeshModel } from '../analysis/resilience-model.js';
+import { buildMeshModel, type MeshModel } from '../analysis/resilience-model.js';
 import { reportJson, reportText } from '../analysis/resilience-report.js';
 import { analyzeResilience, type AnalysisResult } from '../analysis/resilience-rules.js';
+import { parseObjects } from '../manifests/parse.js';
 
 export const platformHandlers: readonly Handler[] = platformHandlerSpecs;
 
@@ -173,8 +174,8 @@ export function runAnalyze(argv: readonly string[], root = repoRoot): CliResult 
   let result: AnalysisResult;
   let graph: CallGraph;
   try {
-    const { texts } = readInputs(inputs);
-    const model = buildMeshModel(parseManifestTexts(texts));
+    const { files, texts } = readInputs(inputs);
+    const model = buildMeshModel(texts.flatMap((text, i) => parseObjects(text, files[i]!)));
     graph = callGraphFor(String(values.graph), model);
     result = analyzeResilience(model, graph, {
       amplificationWarningAbove: threshold('amplification-warning'),

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ServiceName } from '../../charts/platform.js';
-import { parseObjects } from '../../cli/manifests.js';
+import { parseObjects } from '../../manifests/parse.js';
 import type { ChaosEnvironment, Outage } from '../environment.js';
 import { envoyStatsCollector, prometheusCollector, serviceMetricsCollector } from '../metrics/sources.js';
 import type { ClusterAccess, PodInfo } from './kube.js';

@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { KubeClient, KubeObject } from '../../infra/kube-client.js';
+import { selects } from '../../manifests/selectors.js';
 import { isPodReady } from './workload-controller.js';
 
 interface ServiceSpec {
@@ -18,8 +19,6 @@ interface PodSpec {
   containers: { ports?: { name?: string; containerPort: number }[] }[];
   nodeName?: string;
 }
-
-const matches = (selector: Record<string, string>, labels: Record<string, string> | undefined) => Object.entries(selector).every(([k, v]) => labels?.[k] === v);
 
 /** The slice name: `<service>-<5 chars>`, stable per Service so each reconcile replaces it. */
 export function sliceName(service: string): string {
@@ -43,7 +42,7 @@ function resolvePort(target: number | string | undefined, port: number, pods: re
 export function endpointSliceFor(service: KubeObject, pods: readonly KubeObject[]): KubeObject | undefined {
   const spec = service.spec as ServiceSpec;
   if (!spec.selector) return undefined;
-  const selected = pods.filter((p) => matches(spec.selector!, p.metadata.labels as Record<string, string> | undefined));
+  const selected = pods.filter((p) => selects(spec.selector!, p.metadata.labels));
   const withIp = selected.filter((p) => (p.status as { podIP?: string } | undefined)?.podIP);
   return {
     apiVersion: 'discovery.k8s.io/v1',

@@ -1,15 +1,16 @@
 /**
  * dist/ applied for real, as `make up` applies it: Namespaces, then the Strimzi resources,
- * then the shop, each phase in the CLI's deploy order (cli/manifests.ts), with the database
+ * then the shop, each phase in deploy order (manifests/deploy-order.ts), with the database
  * Secrets the manifests reference but never contain created first, like `make up` does
  * (cli/secrets.ts, random passwords, never overwritten).
  */
-import { inPhase, loadDist, type Phase } from '../../cli/manifests.js';
+import { inPhase, type Phase } from '../../cli/manifests.js';
 import { ensureSecrets } from '../../cli/secrets.js';
 import { kubeClusterApi } from '../../cli/cluster-api.js';
 import type { ExternalSecretRef } from '../../constructs/postgres-database.js';
 import { repoRoot } from '../../infra/cache.js';
 import type { KubeClient, KubeObject } from '../../infra/kube-client.js';
+import { loadDist } from '../../manifests/parse.js';
 
 const phases: readonly Phase[] = ['namespaces', 'kafka', 'shop'];
 

@@ -6,14 +6,15 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { services } from '../../charts/platform.js';
-import { buildMeshModel, type ManifestObject } from '../../analysis/resilience-model.js';
+import { buildMeshModel } from '../../analysis/resilience-model.js';
+import type { KubeObject } from '../../manifests/kube-object.js';
 import { analyzeResilience } from '../../analysis/resilience-rules.js';
 import { platformCallGraph } from '../../scripts/analyze.js';
 import { synthPlatform } from '../support/platform.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const { files, objects } = synthPlatform();
-const model = buildMeshModel(objects as ManifestObject[]);
+const model = buildMeshModel(objects as KubeObject[]);
 const result = analyzeResilience(model, platformCallGraph(model));
 
 const work = mkdtempSync(join(tmpdir(), 'meshkit-analyze-'));

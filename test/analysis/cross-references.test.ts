@@ -3,7 +3,9 @@ import * as kplus from 'cdk8s-plus-28';
 import { describe, expect, it } from 'vitest';
 import { MeshedService } from '../../constructs/meshed-service.js';
 import { Callers } from '../../mesh/callers.js';
-import { checkCrossReferences, endpointsIn, type K8sObject } from '../../analysis/cross-references.js';
+import { checkCrossReferences } from '../../analysis/cross-references.js';
+import { endpointsIn } from '../../manifests/hosts.js';
+import type { KubeObject } from '../../manifests/kube-object.js';
 import { Route } from '../../mesh/route.js';
 import { synth, type Manifest } from '../support/manifests.js';
 
@@ -96,7 +98,7 @@ describe('checkCrossReferences', () => {
   });
 
   it('resolves a Kafka bootstrap address to the Service Strimzi creates from the Kafka resource', () => {
-    const kafka: K8sObject = {
+    const kafka: KubeObject = {
       apiVersion: 'kafka.strimzi.io/v1',
       kind: 'Kafka',
       metadata: { name: 'meshkit', namespace: 'kafka' },

@@ -12,7 +12,8 @@ import { describe, expect, it } from 'vitest';
 import { MeshedService, type MeshedServiceProps } from '../../constructs/meshed-service.js';
 import { Callers } from '../../mesh/callers.js';
 import { callGraphFromEnv, callGraphFromJson, type CallGraph } from '../../analysis/resilience-callgraph.js';
-import { buildMeshModel, parseDurationMs, type ManifestObject } from '../../analysis/resilience-model.js';
+import { buildMeshModel, parseDurationMs } from '../../analysis/resilience-model.js';
+import type { KubeObject } from '../../manifests/kube-object.js';
 import { reportJson, reportText } from '../../analysis/resilience-report.js';
 import { analyzeResilience, type AnalysisOptions, type Finding, type RuleId } from '../../analysis/resilience-rules.js';
 import { worstCase } from '../../analysis/resilience-timing.js';
@@ -81,7 +82,7 @@ function graphOf(json: object = GRAPH): CallGraph {
 }
 
 function analyze(objects: Manifest[], graph: CallGraph = graphOf(), options: AnalysisOptions = {}) {
-  return analyzeResilience(buildMeshModel(objects as ManifestObject[]), graph, options);
+  return analyzeResilience(buildMeshModel(objects as KubeObject[]), graph, options);
 }
 
 function findings(objects: Manifest[], rule: RuleId, graph?: CallGraph, options?: AnalysisOptions): Finding[] {
@@ -481,7 +482,7 @@ describe('first hop', () => {
 describe('call graph from the manifests alone', () => {
   it('derives edges from *_URL env values and the client timeout from HTTP_CLIENT_TIMEOUT_MS, with routes unknown', () => {
     const objects = edit(mesh(), 'Deployment', 'front', (d) => d.spec.template.spec.containers[0].env.push({ name: 'HTTP_CLIENT_TIMEOUT_MS', value: '1500' }));
-    const model = buildMeshModel(objects as ManifestObject[]);
+    const model = buildMeshModel(objects as KubeObject[]);
     const graph = callGraphFromEnv(model);
     expect(graph.edges).toEqual([{ from: 'front', to: 'back', source: 'env BACK_URL of Deployment shop/front' }]);
     expect(graph.clientTimeoutsMs).toEqual({ front: 1500 });
@@ -510,7 +511,7 @@ describe('call graph from the manifests alone', () => {
         ],
       },
     };
-    const graph = callGraphFromEnv(buildMeshModel([...mesh(), edge] as ManifestObject[]));
+    const graph = callGraphFromEnv(buildMeshModel([...mesh(), edge] as KubeObject[]));
     expect(graph.publicRoutes).toEqual([{ service: 'back.shop', route: 'GET|HEAD /charges/{param}' }]);
   });
 });

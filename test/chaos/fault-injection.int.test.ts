@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { parseObjects } from '../../cli/manifests.js';
+import { parseObjects } from '../../manifests/parse.js';
 import { synthChaos } from '../../chaos/synth.js';
 import { KubeClient, type KubeObject } from '../../infra/kube-client.js';
 

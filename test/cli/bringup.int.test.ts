@@ -8,7 +8,7 @@ import { applyObjects } from '../../cli/apply.js';
 import { kubeClusterApi, type ClusterApi } from '../../cli/cluster-api.js';
 import { defaultTimeouts, type Context } from '../../cli/context.js';
 import type { DiagnoseDeps } from '../../cli/diagnose.js';
-import { parseObjects } from '../../cli/manifests.js';
+import { parseObjects } from '../../manifests/parse.js';
 import { runPlan, type StepResult } from '../../cli/plan.js';
 import { Bringup, type PlatformInputs } from '../../cli/up.js';
 import { waitUntilReady, WaitTimeoutError } from '../../cli/wait.js';

@@ -4,7 +4,9 @@ import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { crdNames, pluralOf } from '../../pulumi/operators.js';
 import { derivePassword } from '../../pulumi/passwords.js';
-import { planPlatform, topologicalOrder, type KubeObject, type PlannedResource } from '../../pulumi/plan.js';
+import { topologicalOrder } from '../../manifests/deploy-order.js';
+import type { KubeObject } from '../../manifests/kube-object.js';
+import { planPlatform, type PlannedResource } from '../../pulumi/plan.js';
 import { configDefaults, readConfig } from '../../pulumi/platform.js';
 
 const ns = (name: string): KubeObject => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } });

@@ -4,7 +4,7 @@ import { buildPlatform } from '../../charts/platform-app.js';
 import { callGraph, services } from '../../charts/platform.js';
 import { derivePassword } from '../../pulumi/passwords.js';
 import { deployPlatform, readConfig, resourceNameOf, typeTokenOf, type DeployedPlatform } from '../../pulumi/platform.js';
-import type { KubeObject } from '../../pulumi/plan.js';
+import type { KubeObject } from '../../manifests/kube-object.js';
 import { installMocks, recorded, settled, valueOf, type Registration } from './mock-runtime.js';
 
 // Default stack config: only the required secret seed is set.
