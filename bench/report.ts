@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { median } from './lib/histogram.js';
 import { formatLoad, type LoadSample } from './lib/machine.js';
 import { benchDir, readResults, runScript, type Section } from './lib/results.js';
+import { meshSagaDetails } from './lib/mesh-saga.js';
 import { sidecarDetails } from './lib/sidecar.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- results.json is read back as data; each section documents its own shape */
@@ -705,11 +706,14 @@ async function main(): Promise<void> {
     '',
     sections.sidecar ? sidecarDetails(sections.sidecar) : '',
     '',
+    sections.meshSaga ? meshSagaDetails(sections.meshSaga, sections.services) : '',
+    '',
     '## How to run',
     '',
     '`npm run bench` runs every section in turn (about 15 minutes), then writes this file; `npm run bench -- --quiet-below 1 --max-wait-minutes 40` first waits, bounded, for the 1-minute load average to drop below 1. ' +
       'One section: `npm run bench:synth`, `bench:services`, `bench:pipeline`, `bench:startup`, `bench:footprint`, then `npm run bench:report`. ' +
-      'They need what `make test` provisions (PostgreSQL server binaries, Java and the Kafka jars) and load only loopback addresses. `npm test` does not run them.',
+      'They need what `make test` provisions (PostgreSQL server binaries, Java and the Kafka jars) and load only loopback addresses. `npm test` does not run them. ' +
+      "`bench:sidecar` and `bench:mesh-saga` also need root and Istio (network namespaces, `make mesh`'s prerequisites); `npm run bench` skips them when not root.",
     '',
   ].join('\n');
   writeFileSync(join(benchDir, 'RESULTS.md'), out.replace(/\n{3,}/g, '\n\n'));

@@ -12,7 +12,9 @@ import { parseArgs } from 'node:util';
 import { formatLoad, loadNow, waitForQuiet } from './lib/machine.js';
 import { log, repoRoot, runScript } from './lib/results.js';
 
-const SECTIONS = ['synth', 'startup', 'footprint', 'services', 'pipeline', 'sidecar'] as const;
+const SECTIONS = ['synth', 'startup', 'footprint', 'services', 'pipeline', 'sidecar', 'mesh-saga'] as const;
+/** Sections that put pods in network namespaces: root only. */
+const ROOT_ONLY: readonly string[] = ['sidecar', 'mesh-saga'];
 
 function run(script: string, args: readonly string[] = []): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -39,8 +41,8 @@ async function main(): Promise<void> {
   const deadline = Date.now() + Math.max(0, Number(values['max-wait-minutes'])) * 60_000;
   const failures: string[] = [];
   for (const section of SECTIONS.filter((s) => chosen.includes(s))) {
-    if (section === 'sidecar' && !values.only && process.getuid?.() !== 0) {
-      log('run', 'sidecar skipped: it needs root (network namespaces); run `sudo npm run bench:sidecar`');
+    if (ROOT_ONLY.includes(section) && !values.only && process.getuid?.() !== 0) {
+      log('run', `${section} skipped: it needs root (network namespaces); run \`sudo npm run bench:${section}\``);
       continue;
     }
     if (threshold !== undefined) {
