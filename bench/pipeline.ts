@@ -15,7 +15,7 @@ import pg from 'pg';
 import { createLogger, openDatabase, recordEvent, type Database } from '../apps/kit/index.js';
 import { sampleRss } from './lib/child.js';
 import { cpuMsPer, cpuSeconds, processTree } from './lib/cpu.js';
-import { Histogram } from './lib/histogram.js';
+import { LatencyHistogram } from '../load/histogram.js';
 import { startBenchShop, startInfra } from './lib/infra.js';
 import { loadNow } from './lib/machine.js';
 import { log, runScript, runSection } from './lib/results.js';
@@ -167,13 +167,13 @@ async function logStatementStats(admin: pg.Pool, events: number): Promise<void> 
 }
 
 function lagSummary(all: Map<string, Timings>) {
-  const endToEnd = new Histogram();
-  const relay = new Histogram();
+  const endToEnd = new LatencyHistogram();
+  const relay = new LatencyHistogram();
   for (const t of all.values()) {
-    if (t.notified !== undefined) endToEnd.recordMs(t.notified - t.created);
-    if (t.sent !== undefined) relay.recordMs(t.sent - t.created);
+    if (t.notified !== undefined) endToEnd.record(Math.max(0, t.notified - t.created));
+    if (t.sent !== undefined) relay.record(Math.max(0, t.sent - t.created));
   }
-  return { endToEndMs: endToEnd.summaryMs(), outboxToSentMs: relay.summaryMs() };
+  return { endToEndMs: endToEnd.summary(), outboxToSentMs: relay.summary() };
 }
 
 async function main(): Promise<void> {

@@ -8,7 +8,7 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { median } from './lib/histogram.js';
+import { median } from './lib/stats.js';
 import { formatLoad, type LoadSample } from './lib/machine.js';
 import { benchDir, readResults, runScript, type Section } from './lib/results.js';
 import { meshSagaDetails } from './lib/mesh-saga.js';

@@ -17,7 +17,7 @@ import pg from 'pg';
 import { bundleService } from './lib/bundle.js';
 import { rssMiB, sampleRss, startChild, type ChildServer } from './lib/child.js';
 import { cpuMsPer, cpuSeconds, processTree } from './lib/cpu.js';
-import { median } from './lib/histogram.js';
+import { median } from './lib/stats.js';
 import { closedLoop, openLoop, type LoadResult, type LoadTarget } from './lib/http-load.js';
 import { startBenchShop, startInfra } from './lib/infra.js';
 import { loadNow } from './lib/machine.js';

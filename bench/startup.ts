@@ -14,7 +14,7 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { bundleService } from './lib/bundle.js';
-import { median } from './lib/histogram.js';
+import { median } from './lib/stats.js';
 import { startInfra } from './lib/infra.js';
 import { loadNow } from './lib/machine.js';
 import { runTimed } from './lib/proc.js';

@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { linearFit, median } from './lib/histogram.js';
+import { linearFit, median } from './lib/stats.js';
 import { loadNow, type LoadSample } from './lib/machine.js';
 import { precompile } from './lib/precompile.js';
 import { runTimed } from './lib/proc.js';

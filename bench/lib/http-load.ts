@@ -1,5 +1,5 @@
 import { Agent, request, type OutgoingHttpHeaders } from 'node:http';
-import { Histogram, type LatencySummary } from './histogram.js';
+import { LatencyHistogram, type LatencySummary } from '../../load/histogram.js';
 
 /** One request to send; built fresh for each send so bodies and headers can vary. */
 export interface RequestSpec {
@@ -72,7 +72,7 @@ function send(agent: Agent, url: URL, spec: RequestSpec): Promise<number> {
 }
 
 class Tally {
-  readonly latency = new Histogram();
+  readonly latency = new LatencyHistogram();
   readonly statuses: Record<string, number> = {};
   sent = 0;
   completed = 0;
@@ -86,7 +86,8 @@ class Tally {
     if (status === -1) this.transportErrors += 1;
     if (status !== -1 && this.ok(status)) {
       this.completed += 1;
-      this.latency.recordMs(latencyMs);
+      // An open-loop request sent up to 1 ms before it was due can be answered before then.
+      this.latency.record(Math.max(0, latencyMs));
     } else {
       this.failed += 1;
     }
@@ -102,7 +103,7 @@ class Tally {
       statuses: this.statuses,
       seconds: Math.round(seconds * 1000) / 1000,
       rps: Math.round((this.completed / seconds) * 10) / 10,
-      latency: this.latency.summaryMs(),
+      latency: this.latency.summary(),
       ...(offeredRps === undefined ? {} : { offeredRps }),
     };
   }

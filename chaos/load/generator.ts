@@ -1,4 +1,4 @@
-import { LatencyHistogram } from './histogram.js';
+import { LatencyHistogram } from '../../load/histogram.js';
 import { loadAgent, send, type Answer, type PreparedRequest } from './http.js';
 import { checkTarget } from './targets.js';
 

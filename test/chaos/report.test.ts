@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { LatencyHistogram } from '../../chaos/load/histogram.js';
+import { LatencyHistogram } from '../../load/histogram.js';
 import type { TargetPhaseStats } from '../../chaos/load/generator.js';
 import {
   atLeast,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { LatencyHistogram } from '../../chaos/load/histogram.js';
+import { LatencyHistogram } from '../../load/histogram.js';
 
 /** Exact nearest-rank percentile of a list, to compare against. */
 function exact(values: readonly number[], p: number): number {
@@ -55,6 +55,23 @@ describe('LatencyHistogram', () => {
     const merged = LatencyHistogram.merge([a, b]);
     expect(merged.toBuckets()).toEqual(all.toBuckets());
     expect([merged.count, merged.minMs, merged.maxMs, merged.percentile(99)]).toEqual([all.count, all.minMs, all.maxMs, all.percentile(99)]);
+  });
+
+  it("summarizes for a benchmark: exact count, mean, min and max, percentiles within 1%, NaN when empty", () => {
+    const h = new LatencyHistogram();
+    for (let i = 1; i <= 1000; i++) h.record(i);
+    const s = h.summary();
+    expect([s.count, s.meanMs, s.minMs, s.maxMs]).toEqual([1000, 500.5, 1, 1000]);
+    for (const [reported, exact] of [
+      [s.p50Ms, 500],
+      [s.p90Ms, 900],
+      [s.p99Ms, 990],
+      [s.p999Ms, 999],
+    ] as const) {
+      expect(reported).toBeGreaterThanOrEqual(exact);
+      expect(reported).toBeLessThanOrEqual(exact * 1.01);
+    }
+    expect(Object.values(new LatencyHistogram().summary())).toEqual([0, Number.NaN, Number.NaN, Number.NaN, Number.NaN, Number.NaN, Number.NaN, Number.NaN]);
   });
 
   it('refuses negative or non-finite latencies and percentiles out of range', () => {

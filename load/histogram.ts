@@ -2,6 +2,7 @@
  * A latency histogram with logarithmic buckets (1% relative width from 0.1 ms up), in the
  * spirit of HdrHistogram: constant memory per distinct bucket, percentiles within 1% of
  * the true value, cheap to merge. Exact count, sum, min and max are kept beside it.
+ * The one histogram of the chaos load generator and the benchmarks.
  */
 export class LatencyHistogram {
   /** Lower edge of the first bucket; everything at or below it lands in bucket 0. */
@@ -80,6 +81,21 @@ export class LatencyHistogram {
     return [...this.buckets.entries()].sort(([a], [b]) => a - b).map(([index, n]) => [round(LatencyHistogram.upperEdge(index)), n]);
   }
 
+  /** The figures a benchmark reports, in ms rounded to the µs; NaN when empty (JSON writes null). */
+  summary(): LatencySummary {
+    const ms = (value: number | undefined) => (value === undefined ? Number.NaN : round(value));
+    return {
+      count: this.total,
+      meanMs: ms(this.meanMs),
+      minMs: ms(this.minMs),
+      p50Ms: ms(this.percentile(50)),
+      p90Ms: ms(this.percentile(90)),
+      p99Ms: ms(this.percentile(99)),
+      p999Ms: ms(this.percentile(99.9)),
+      maxMs: ms(this.maxMs),
+    };
+  }
+
   static merge(histograms: readonly LatencyHistogram[]): LatencyHistogram {
     const merged = new LatencyHistogram();
     for (const h of histograms) merged.add(h);
@@ -97,3 +113,14 @@ export class LatencyHistogram {
 }
 
 const round = (ms: number) => Math.round(ms * 1000) / 1000;
+
+export interface LatencySummary {
+  readonly count: number;
+  readonly meanMs: number;
+  readonly minMs: number;
+  readonly p50Ms: number;
+  readonly p90Ms: number;
+  readonly p99Ms: number;
+  readonly p999Ms: number;
+  readonly maxMs: number;
+}
