@@ -103,7 +103,10 @@ export interface OutboxRelayOptions {
   readonly holder: string;
   /** Most events read, published and marked sent per cycle. @default 1000 */
   readonly batchSize?: number;
-  /** Wait before polling again once the outbox was found empty (a busy outbox is read again at once). @default 200 */
+  /**
+   * Longest wait before polling again once the outbox was found empty (a busy outbox is read again
+   * at once; right after traffic the relay polls sooner, doubling its wait up to this). @default 200
+   */
   readonly pollIntervalMs?: number;
   /** How long one relay owns the outbox without renewing. @default 15000 */
   readonly leaseMs?: number;
@@ -184,10 +187,12 @@ export class OutboxRelay {
    * a batch is marked sent while the one after it is on its way, so a cycle lasts about as long
    * as its send instead of read + send + mark. Still one send at a time, each started only after
    * the previous one was acknowledged, so the order of the outbox is kept; a batch is marked only
-   * after its own acknowledgement. Returns with nothing in flight once the outbox is empty, the
-   * lease is someone else's or `signal` aborted; throws on any failure, after the send in flight settled.
+   * after its own acknowledgement. Returns the rows relayed, with nothing in flight, once the outbox
+   * is empty, the lease is someone else's or `signal` aborted; throws on any failure, after the send
+   * in flight settled.
    */
-  private async relayWhileBusy(signal: AbortSignal): Promise<void> {
+  private async relayWhileBusy(signal: AbortSignal): Promise<number> {
+    let relayed = 0;
     let inFlight: { rows: OutboxRow[]; sent: Promise<void> } | undefined;
     const send = (rows: OutboxRow[]) => {
       const sent = this.publishInOrder(rows);
@@ -204,8 +209,11 @@ export class OutboxRelay {
         const acknowledged = inFlight;
         if (acknowledged) await acknowledged.sent;
         inFlight = next.length > 0 ? send(next) : undefined;
-        if (acknowledged) await this.markSent(acknowledged.rows);
-        if (!inFlight) return;
+        if (acknowledged) {
+          await this.markSent(acknowledged.rows);
+          relayed += acknowledged.rows.length;
+        }
+        if (!inFlight) return relayed;
       }
     } finally {
       await inFlight?.sent.catch(() => undefined);
@@ -263,6 +271,7 @@ export class OutboxRelay {
     const { logger, publisher } = this.options;
     const backoff = new Backoff();
     const signal = this.abort.signal;
+    let emptyPolls = 0;
     while (!signal.aborted) {
       try {
         if (!this.connected) {
@@ -270,10 +279,13 @@ export class OutboxRelay {
           this.connected = true;
           logger.info('outbox relay connected to Kafka');
         }
-        await this.relayWhileBusy(signal);
+        const relayed = await this.relayWhileBusy(signal);
         backoff.reset();
-        // Events that arrived while a batch was out go at once; only an empty outbox waits.
-        if (!(await pause(this.pollIntervalMs, signal))) break;
+        // Events that arrived while a batch was out go at once; only an empty outbox waits. Right
+        // after traffic the next events are likely close behind (a waiting event's lag is the
+        // wait): poll again soon, doubling the wait up to pollIntervalMs while the outbox stays empty.
+        emptyPolls = relayed > 0 ? 0 : emptyPolls + 1;
+        if (!(await pause(Math.min(this.pollIntervalMs, FIRST_IDLE_POLL_MS * 2 ** emptyPolls), signal))) break;
       } catch (err) {
         const delay = backoff.next();
         logger.warn({ err, retryInMs: delay }, 'outbox relay failed; events stay in the outbox');
@@ -286,6 +298,9 @@ export class OutboxRelay {
     }
   }
 }
+
+/** The relay's first wait after traffic stopped; it doubles per empty poll up to pollIntervalMs. */
+const FIRST_IDLE_POLL_MS = 25;
 
 function toMessage(row: OutboxRow): OutgoingMessage {
   return { key: row.message_key, value: typeof row.payload === 'string' ? row.payload : JSON.stringify(row.payload), headers: row.headers };
