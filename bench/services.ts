@@ -14,6 +14,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
+import { userIdHeader } from '../contract/headers.js';
+import { pathOf } from '../contract/route.js';
+import { order, product, user } from '../contract/services.js';
 import { bundleService } from './lib/bundle.js';
 import { rssMiB, sampleRss, startChild, type ChildServer } from './lib/child.js';
 import { cpuMsPer, cpuSeconds, processTree } from './lib/cpu.js';
@@ -170,7 +173,11 @@ async function main(): Promise<void> {
           servers,
           (server, arm) => ({
             baseUrl: server.url,
-            next: () => ({ method: 'GET', path: '/products/espresso-beans', headers: arm.traced ? TRACE_HEADERS : {} }),
+            next: () => ({
+              method: product.routes.get.method,
+              path: pathOf(product.routes.get, { id: 'espresso-beans' }),
+              headers: arm.traced ? TRACE_HEADERS : {},
+            }),
           }),
           { reps, seconds, connections: 16, postgresPort },
         );
@@ -207,8 +214,8 @@ async function main(): Promise<void> {
           "INSERT INTO inventory (product_id, available) VALUES ('bench-beans', 1000000000) ON CONFLICT (product_id) DO UPDATE SET available = 1000000000",
         );
         await productClient.end();
-        const registered = await fetch(`${shop.urls.user}/users`, {
-          method: 'POST',
+        const registered = await fetch(`${shop.urls.user}${pathOf(user.routes.register)}`, {
+          method: user.routes.register.method,
           headers: { 'content-type': 'application/json' },
           body: JSON.stringify({ email: `bench-${randomUUID()}@example.com`, password: 'correct horse battery', name: 'Bench' }),
         });
@@ -217,7 +224,12 @@ async function main(): Promise<void> {
         const orderBody = JSON.stringify({ items: [{ productId: 'bench-beans', quantity: 1 }] });
         const orderTarget = (baseUrl: string): LoadTarget => ({
           baseUrl,
-          next: () => ({ method: 'POST', path: '/orders', headers: { 'x-user-id': userId, ...TRACE_HEADERS, 'x-request-id': randomUUID() }, body: orderBody }),
+          next: () => ({
+            method: order.routes.place.method,
+            path: pathOf(order.routes.place),
+            headers: { [userIdHeader]: userId, ...TRACE_HEADERS, 'x-request-id': randomUUID() },
+            body: orderBody,
+          }),
           ok: (status) => status === 201,
         });
         const pids = Object.fromEntries((['user', 'product', 'order', 'payment', 'notification'] as const).map((n) => [n, shop.service(n).pid ?? -1]));

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Context } from './context.js';
 import { formatDuration } from './plan.js';
-import { smokeApi } from './smoke.js';
+import { user } from '../contract/services.js';
+import { callOf, named, smokeApi } from './smoke.js';
 
 /** What one try of "is a token minted by the user service accepted at the gateway" found. */
 export interface TokenCheck {
@@ -45,13 +46,13 @@ export async function checkTokenAccepted(doFetch: typeof fetch, baseUrl: string,
     const email = `up-check-${randomUUID()}@example.com`;
     const password = `Up-${randomUUID()}`;
     const register = await send(smokeApi.register(email, password));
-    if (register.status !== 201) return { accepted: false, status: register.status, rejected: false, detail: answered('POST /users', register) };
+    if (register.status !== 201) return { accepted: false, status: register.status, rejected: false, detail: answered(named(user.routes.register), register) };
     const login = await send(smokeApi.login(email, password));
     const token = smokeApi.accessToken(login.body);
-    if (!token) return { accepted: false, status: login.status, rejected: false, detail: answered('POST /sessions', login) };
-    const me = await send({ method: 'GET', path: '/users/me' }, token);
-    if (me.status === 200) return { accepted: true, status: 200, rejected: false, detail: 'GET /users/me answered 200 to a fresh token' };
-    return { accepted: false, status: me.status, rejected: me.status === 401, detail: answered('GET /users/me with a fresh token', me) };
+    if (!token) return { accepted: false, status: login.status, rejected: false, detail: answered(named(user.routes.login), login) };
+    const me = await send(callOf(user.routes.me), token);
+    if (me.status === 200) return { accepted: true, status: 200, rejected: false, detail: `${named(user.routes.me)} answered 200 to a fresh token` };
+    return { accepted: false, status: me.status, rejected: me.status === 401, detail: answered(`${named(user.routes.me)} with a fresh token`, me) };
   } catch (error) {
     const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error instanceof Error ? error.message : String(error));
     return { accepted: false, rejected: false, detail: `the gateway did not answer (${cause})` };

@@ -1,8 +1,11 @@
 import { randomUUID } from 'node:crypto';
+import { idempotencyKeyHeader } from '../contract/headers.js';
+import { pathOf, type RouteDeclaration } from '../contract/route.js';
+import { notification, order, product, user } from '../contract/services.js';
 import { formatDuration } from './plan.js';
 
 interface ApiCall {
-  readonly method: 'GET' | 'POST';
+  readonly method: RouteDeclaration['method'];
   readonly path: string;
   readonly body?: unknown;
   /** Statuses that count as success. */
@@ -11,26 +14,31 @@ interface ApiCall {
 
 type Json = Record<string, unknown>;
 
+/** Method and concrete path of a contract route. */
+export const callOf = (route: RouteDeclaration, params?: Readonly<Record<string, string>>) => ({ method: route.method, path: pathOf(route, params) });
+
+/** "POST /orders", for messages. */
+export const named = (route: RouteDeclaration) => `${route.method} ${route.path}`;
+
 /**
- * The shop's public API as the smoke test drives it: routes from charts/platform.ts,
+ * The shop's public API as the smoke test drives it: routes from the contract (contract/services.ts),
  * bodies and answers from apps/user/routes (users, sessions), apps/product/routes/products.ts,
  * apps/order/routes/orders.ts (201 settled, 202 compensating, 200 repeat) and
  * apps/notification/routes/notifications.ts. Everything the smoke test assumes about the API
  * is in this object; adjust it here when a route or a shape changes.
  */
 export const smokeApi = {
-  register: (email: string, password: string): ApiCall => ({ method: 'POST', path: '/users', body: { email, password, name: 'Smoke Test' }, expect: [201] }),
-  login: (email: string, password: string): ApiCall => ({ method: 'POST', path: '/sessions', body: { email, password }, expect: [200, 201] }),
-  listProducts: (): ApiCall => ({ method: 'GET', path: '/products', expect: [200] }),
+  register: (email: string, password: string): ApiCall => ({ ...callOf(user.routes.register), body: { email, password, name: 'Smoke Test' }, expect: [201] }),
+  login: (email: string, password: string): ApiCall => ({ ...callOf(user.routes.login), body: { email, password }, expect: [200, 201] }),
+  listProducts: (): ApiCall => ({ ...callOf(product.routes.list), expect: [200] }),
   // Payment test tokens other than tok_decline / tok_insufficient_funds are approved (apps/payment/domain/payments.ts).
   placeOrder: (productId: string): ApiCall => ({
-    method: 'POST',
-    path: '/orders',
+    ...callOf(order.routes.place),
     body: { items: [{ productId, quantity: 1 }], paymentToken: 'tok_visa' },
     expect: [200, 201, 202],
   }),
-  getOrder: (id: string): ApiCall => ({ method: 'GET', path: `/orders/${encodeURIComponent(id)}`, expect: [200] }),
-  listNotifications: (): ApiCall => ({ method: 'GET', path: '/notifications', expect: [200] }),
+  getOrder: (id: string): ApiCall => ({ ...callOf(order.routes.get, { id }), expect: [200] }),
+  listNotifications: (): ApiCall => ({ ...callOf(notification.routes.list), expect: [200] }),
 
   userId: (body: Json) => body.id as string | undefined,
   accessToken: (body: Json) => body.accessToken as string | undefined,
@@ -103,7 +111,7 @@ export async function smoke(options: SmokeOptions): Promise<SmokeResult[]> {
           ...(api.body !== undefined && { 'content-type': 'application/json' }),
           ...(token && { authorization: `Bearer ${token}` }),
           // One key per order attempt: a client retry of the same request would reuse it.
-          ...(api.method === 'POST' && api.path === '/orders' && { 'idempotency-key': randomUUID() }),
+          ...(api.method === order.routes.place.method && api.path === order.routes.place.path && { [idempotencyKeyHeader]: randomUUID() }),
         },
         body: api.body === undefined ? undefined : JSON.stringify(api.body),
         signal: AbortSignal.timeout(options.requestTimeoutMs ?? 10_000),
@@ -164,7 +172,7 @@ export async function smoke(options: SmokeOptions): Promise<SmokeResult[]> {
       'register',
       async () => {
         const id = smokeApi.userId(await call(smokeApi.register(email, password)));
-        if (!id) throw new SmokeFailure('POST /users answered without an id');
+        if (!id) throw new SmokeFailure(`${named(user.routes.register)} answered without an id`);
         return `user ${id} (${email})`;
       },
     ],
@@ -172,7 +180,7 @@ export async function smoke(options: SmokeOptions): Promise<SmokeResult[]> {
       'log in',
       async () => {
         token = smokeApi.accessToken(await call(smokeApi.login(email, password)));
-        if (!token) throw new SmokeFailure('POST /sessions answered without an accessToken');
+        if (!token) throw new SmokeFailure(`${named(user.routes.login)} answered without an accessToken`);
         return 'got an access token';
       },
     ],
@@ -181,7 +189,7 @@ export async function smoke(options: SmokeOptions): Promise<SmokeResult[]> {
       async () => {
         const products = smokeApi.products(await call(smokeApi.listProducts())) ?? [];
         const inStock = products.find((p) => p.available === undefined || p.available > 0);
-        if (!inStock) throw new SmokeFailure(`GET /products listed ${products.length} products, none in stock`);
+        if (!inStock) throw new SmokeFailure(`${named(product.routes.list)} listed ${products.length} products, none in stock`);
         productId = inStock.id;
         return `${products.length} products; ordering ${productId}`;
       },
@@ -191,7 +199,7 @@ export async function smoke(options: SmokeOptions): Promise<SmokeResult[]> {
       async () => {
         const body = await call(smokeApi.placeOrder(productId));
         const id = smokeApi.orderId(body);
-        if (!id) throw new SmokeFailure('POST /orders answered without an order id');
+        if (!id) throw new SmokeFailure(`${named(order.routes.place)} answered without an order id`);
         orderId = id;
         return `order ${id} ${smokeApi.orderStatus(body) ?? ''}`.trim();
       },

@@ -16,10 +16,12 @@ import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { build } from 'esbuild';
+import { services, type ServiceName } from '../contract/services.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-export const SERVICES = ['user', 'product', 'order', 'payment', 'notification'] as const;
-type Service = (typeof SERVICES)[number];
+/** Every service of the contract (contract/services.ts), each bundled from apps/<name>/main.ts. */
+export const SERVICES: readonly ServiceName[] = services.map((s) => s.name);
+type Service = ServiceName;
 
 const PGLITE_ASSETS = ['pglite.wasm', 'pglite.data', 'initdb.wasm'];
 

@@ -15,28 +15,35 @@ const chart = new Chart(app, 'storefront', { namespace: 'storefront' });
 
 new NamespaceSecurity(chart, 'security', { namespace: 'storefront' });
 
+// Routes are objects: grants and exposures reference them, so a typo does not compile.
+const login = Route.write('POST', '/sessions');
+const listProducts = Route.read('/products');
+const getProduct = Route.read('/products/{id}');
+const home = Route.read('/');
+const addToCart = Route.write('POST', '/cart');
+
 const accounts = new MeshedService(chart, 'accounts', {
   image: 'example/accounts:1.0',
-  routes: [Route.read('/.well-known/jwks.json'), Route.write('POST', '/sessions')],
+  routes: [Route.read('/.well-known/jwks.json'), login],
 });
 const catalog = new MeshedService(chart, 'catalog', {
   image: 'example/catalog:1.0',
-  routes: [Route.read('/products'), Route.read('/products/{id}'), Route.write('POST', '/products')],
+  routes: [listProducts, getProduct, Route.write('POST', '/products')],
 });
 const web = new MeshedService(chart, 'web', {
   image: 'example/web:1.0',
-  routes: [Route.read('/'), Route.write('POST', '/cart')],
+  routes: [home, addToCart],
 });
 
 // Both walls at once: AuthorizationPolicy (principal, method, path) and NetworkPolicy (pods, port).
-catalog.allowFrom(web, catalog.routesNamed(['GET|HEAD /products', 'GET|HEAD /products/{id}']));
+catalog.allowFrom(web, [listProducts, getProduct]);
 
 const edge = new EdgeGateway(chart, 'edge', {
   jwt: { issuer: 'https://accounts.example.com', audiences: ['storefront'], jwksService: accounts },
 });
-edge.expose(web, web.routesNamed(['GET|HEAD /']), { requireJwt: false });
-edge.expose(web, web.routesNamed(['POST /cart']), { requireJwt: true });
-edge.expose(accounts, accounts.routesNamed(['POST /sessions']), { requireJwt: false });
+edge.expose(web, [home], { requireJwt: false });
+edge.expose(web, [addToCart], { requireJwt: true });
+edge.expose(accounts, [login], { requireJwt: false });
 
 // A workload meshkit did not create, guarded the same way.
 const labels = { app: 'recommender' };
