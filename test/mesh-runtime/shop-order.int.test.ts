@@ -4,10 +4,14 @@ import { startMeshShop, type MeshShop } from '../../local/mesh/mesh-shop.js';
 import { networkLeftovers } from '../../local/mesh/pod-network.js';
 import type { KubeObject } from '../../infra/kube-client.js';
 import { synthPlatform } from '../support/platform.js';
+import { edgeFaultTests } from './edge-faults.js';
+import { edgeJwtTests } from './edge-jwt.js';
 
 /**
  * The whole shop as `make synth` writes it (synthesized here, so a fresh clone needs no dist/) on the mesh runtime: istiod, a sidecar in every shop pod, the
- * ingress gateway. `make smoke`'s own steps (cli/smoke.ts) run through the gateway.
+ * ingress gateway. `make smoke`'s own steps (cli/smoke.ts) run through the gateway; then JWT
+ * (edge-jwt.ts) and fault injection (edge-faults.ts) at the gateway, on the same shop: one start
+ * (~2 min warm) serves every test of the shop on the mesh.
  */
 describe('the shop on a real Istio data plane', () => {
   let shop: MeshShop;
@@ -47,6 +51,9 @@ describe('the shop on a real Istio data plane', () => {
     const res = await fetch(`${shop.gatewayUrl}/orders`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
     expect(res.status).toBe(403);
   });
+
+  edgeJwtTests(() => shop);
+  edgeFaultTests(() => shop);
 
   it('stop() leaves no process, namespace, veth, bridge or mount behind', async () => {
     const prefix = shop.network.prefix;
