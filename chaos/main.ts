@@ -209,6 +209,18 @@ export async function openLocal(withKafka: boolean, print: (line: string) => voi
   }
 }
 
+/** Linux, root and the tools `make mesh` needs, or an error saying what is missing (before anything is synthesized or started). */
+export async function meshPreflight(): Promise<void> {
+  const { MeshPreflightError, preflight } = await import('../local/mesh/host.js');
+  try {
+    preflight();
+  } catch (error) {
+    throw error instanceof MeshPreflightError
+      ? new Error(`--mesh runs the shop on a real mesh on this machine and needs Linux and root: ${error.message}`)
+      : error;
+  }
+}
+
 /**
  * The shop from dist/ on the local mesh (local/mesh: a kube-apiserver, istiod, a network namespace
  * per pod with its Envoy sidecar, the ingress gateway); stopped by the environment's close(). Not
@@ -217,12 +229,7 @@ export async function openLocal(withKafka: boolean, print: (line: string) => voi
  * freshly synthesized manifests).
  */
 export async function openMesh(repoRoot: string, print: (line: string) => void, shopOptions: MeshShopOptions = {}): Promise<ChaosEnvironment> {
-  const { MeshPreflightError, preflight } = await import('../local/mesh/host.js');
-  try {
-    preflight();
-  } catch (error) {
-    throw error instanceof MeshPreflightError ? new Error(`--mesh runs the shop on a real mesh on this machine and needs Linux and root: ${error.message}`) : error;
-  }
+  await meshPreflight();
   const [{ startMeshShop }, { meshEnvironment }, { buildPlatform }, { provisionPostgres }] = await Promise.all([
     import('../local/mesh/mesh-shop.js'),
     import('./mesh/environment.js'),
@@ -339,22 +346,27 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     stopMesh = close;
     return { ...env, close };
   };
-  main(process.argv.slice(2), {
-    print,
-    progress: progressPrinter((text) => process.stderr.write(text), process.stderr.isTTY === true),
-    open: (args) => (args.mesh ? openMeshOnce() : args.local ? openLocal(args.kafka, print) : openCluster(ctx)),
-    repoRoot: ctx.repoRoot,
-    signal: controller.signal,
-  }).then(
-    (code) => {
-      process.exitCode = code;
-      // Handles kept by clients (kafkajs, agents) must not keep a finished run alive.
-      setTimeout(() => process.exit(code), 2_000).unref();
-    },
-    (error: unknown) => {
-      console.error(error instanceof Error ? error.message : error);
-      process.exitCode = 1;
-      setTimeout(() => process.exit(1), 2_000).unref();
-    },
-  );
+  const wantsMesh = process.argv.includes('--mesh');
+  (wantsMesh ? meshPreflight() : Promise.resolve())
+    .then(() =>
+      main(process.argv.slice(2), {
+        print,
+        progress: progressPrinter((text) => process.stderr.write(text), process.stderr.isTTY === true),
+        open: (args) => (args.mesh ? openMeshOnce() : args.local ? openLocal(args.kafka, print) : openCluster(ctx)),
+        repoRoot: ctx.repoRoot,
+        signal: controller.signal,
+      }),
+    )
+    .then(
+      (code) => {
+        process.exitCode = code;
+        // Handles kept by clients (kafkajs, agents) must not keep a finished run alive.
+        setTimeout(() => process.exit(code), 2_000).unref();
+      },
+      (error: unknown) => {
+        console.error(error instanceof Error ? error.message : error);
+        process.exitCode = 1;
+        setTimeout(() => process.exit(1), 2_000).unref();
+      },
+    );
 }
