@@ -43,7 +43,8 @@ export default tseslint.config(
   // The manifest model (manifests/: the object type, parsing, selectors, hosts, workload kinds, deploy order)
   // sits beside the library: charts, infra, the analyzer and the tools read manifests through it.
   floor(['manifests/**/*.ts'], 'constructs', 'mesh', 'apps', 'charts', 'infra', 'test', 'analysis', ...tools),
-  // The one load generator's parts (load/: the latency histogram), shared by chaos/ and bench/, import no project part.
+  // The one load generator (load/: target guard, sender, open and closed loops, the phased chaos run, latency histogram),
+  // shared by chaos/ and bench/, imports no project part.
   floor(['load/**/*.ts'], 'constructs', 'mesh', 'apps', 'charts', 'infra', 'test', 'analysis', 'manifests', ...tools),
   floor(['charts/**/*.ts'], 'apps', 'infra', 'test', 'analysis', ...tools),
   floor(['analysis/**/*.ts'], 'apps', 'infra', 'test', ...tools),
