@@ -2,9 +2,17 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ServiceName } from '../../charts/platform.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startService, type RunningService, type ServiceDefinition } from '../../apps/kit/index.js';
+import { notificationService } from '../../apps/notification/app.js';
+import { orderService } from '../../apps/order/app.js';
+import { paymentService } from '../../apps/payment/app.js';
+import { productService } from '../../apps/product/app.js';
+import { userService } from '../../apps/user/app.js';
+import { services, type ServiceName } from '../../charts/platform.js';
 import { repoRoot } from '../../infra/cache.js';
 import { ensurePythonTool } from '../../infra/python-tools.js';
+import { request, testEnv } from './support.js';
 
 /**
  * Schema-driven fuzzing with schemathesis (PyPI, pinned in infra/python-tools.ts) from the
@@ -150,4 +158,48 @@ export async function fuzz(binary: string, options: FuzzOptions): Promise<FuzzRe
   } finally {
     if (!keep) rmSync(reportDir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Registers the fuzz suite: the five services started in this process (each with the env
+ * `envFor` gives it, e.g. its own database), one registered user whose id the fuzzer sends as
+ * the mesh's x-user-id, schemathesis against every service at once (one process with one worker
+ * each, so each run is deterministic), and one test per service asserting no 5xx and no answer
+ * that departs from its docs/openapi document.
+ */
+export function fuzzTheShop(label: string, envFor: (service: ServiceName) => Promise<Record<string, string>>): void {
+  const running = new Map<ServiceName, RunningService>();
+  const results = new Map<ServiceName, Promise<FuzzResult>>();
+  const start = async <S>(definition: ServiceDefinition<S>, extra: Record<string, string> = {}): Promise<RunningService> => {
+    const service = await startService(definition, testEnv({ ...(await envFor(definition.name as ServiceName)), ...extra }));
+    running.set(definition.name as ServiceName, service);
+    return service;
+  };
+
+  beforeAll(async () => {
+    const binary = schemathesisBinary();
+    const [user, product, payment] = await Promise.all([start(userService), start(productService), start(paymentService), start(notificationService)]);
+    await start(orderService, { USER_URL: user.url, PRODUCT_URL: product.url, PAYMENT_URL: payment.url });
+    const registered = await request(user.url, 'POST', '/users', { json: { email: 'fuzz@example.org', password: 'password123', name: 'Fuzz' } });
+    const headers = { 'x-user-id': registered.body.id as string };
+    for (const s of services) results.set(s.name, fuzz(binary, { service: s.name, baseUrl: running.get(s.name)!.url, headers }));
+    await Promise.allSettled(results.values());
+  }, 600_000);
+  afterAll(async () => {
+    // order first: it calls the others while it stops.
+    await running.get('order')?.stop();
+    await Promise.all([...running.values()].map((s) => s.stop()));
+  }, 60_000);
+
+  describe(`schemathesis against the services on ${label}`, () => {
+    it.each(services.map((s) => s.name))('finds no 5xx and no answer that departs from docs/openapi/%s.json', async (name) => {
+      const result = await results.get(name)!;
+      console.log(
+        `fuzz ${name} (${label}): ${result.requests} requests in ${result.seconds.toFixed(1)} s, ${result.serverErrors} 5xx, ${result.failures.length} failed checks`,
+      );
+      expect(result.requests).toBeGreaterThan(20);
+      expect(result.failures, result.output).toEqual([]);
+      expect(result.serverErrors).toBe(0);
+    });
+  });
 }
