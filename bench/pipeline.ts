@@ -290,12 +290,12 @@ async function main(): Promise<void> {
         return {
           notes: {
             source:
-              "events enter order's outbox through the kit's recordEvent (one INSERT each), in transactions of up to 200 every 10 ms from the benchmark process",
+              "events enter order's outbox through the kit's recordEvent (one INSERT each, a prepared statement), in transactions of up to 200 every 10 ms from the benchmark process",
             lag: 'notifications.created_at - outbox.created_at: both now() of their transactions on the same PostgreSQL server',
             relay:
-              "order's OutboxRelay: batches of up to 1000 (one UPDATE marks a batch sent), idempotent producer, acks=all, one request in flight, 200 ms pause only when the outbox was empty",
+              "order's OutboxRelay: batches of up to 1000 read by an ordered scan of the unsent-rows index (one UPDATE marks a batch sent, after its acks), idempotent producer, acks=all, one send in flight; pipelined: the next batch is read while one is on its way and a batch is marked while the next one is; an empty outbox is polled again after 25 ms, doubling to 200 ms while it stays empty",
             consumer:
-              "notification's KafkaConsumerWorker: eachBatch, partitions consumed concurrently (up to 4), one transaction per batch of up to 500 messages of a partition (processed ids in one INSERT, notifications in one), offsets resolved after its commit",
+              "notification's KafkaConsumerWorker: eachBatch, partitions consumed concurrently (up to 4), one transaction per batch of up to 500 messages of a partition (processed ids in one INSERT ... ON CONFLICT, the new events' notifications in one plain INSERT), offsets resolved after its commit",
             partitions: 'orders.events has the partitions of the platform model (charts/platform.ts)',
           },
           consumerJoinMs: joined.ms,
