@@ -159,11 +159,15 @@ async function logStatementStats(admin: pg.Pool, events: number): Promise<void> 
   for (const r of rows)
     log(
       S,
-      `  pg ${((r.exec_ms + r.plan_ms) / events * 1000).toFixed(1)} µs/event (plan ${(r.plan_ms / events * 1000).toFixed(1)}), ${(Number(r.calls) / events).toFixed(3)} calls/event, ${r.rows} rows: ${r.query}`,
+      `  pg ${(((r.exec_ms + r.plan_ms) / events) * 1000).toFixed(1)} µs/event (plan ${((r.plan_ms / events) * 1000).toFixed(1)}), ${(Number(r.calls) / events).toFixed(3)} calls/event, ${r.rows} rows: ${r.query}`,
     );
-  const [wal] = (await admin.query<{ wal_records: string; wal_bytes: string; wal_fpi: string }>('SELECT wal_records, wal_bytes, wal_fpi FROM pg_stat_wal')).rows;
+  const [wal] = (await admin.query<{ wal_records: string; wal_bytes: string; wal_fpi: string }>('SELECT wal_records, wal_bytes, wal_fpi FROM pg_stat_wal'))
+    .rows;
   if (wal)
-    log(S, `  WAL per event: ${(Number(wal.wal_records) / events).toFixed(1)} records, ${Math.round(Number(wal.wal_bytes) / events)} bytes, ${(Number(wal.wal_fpi) / events).toFixed(2)} full pages`);
+    log(
+      S,
+      `  WAL per event: ${(Number(wal.wal_records) / events).toFixed(1)} records, ${Math.round(Number(wal.wal_bytes) / events)} bytes, ${(Number(wal.wal_fpi) / events).toFixed(2)} full pages`,
+    );
 }
 
 function lagSummary(all: Map<string, Timings>) {
