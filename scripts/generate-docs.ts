@@ -373,14 +373,14 @@ function calledDeclarations(fn: FunctionLike, checker: ts.TypeChecker): Function
   return [...found].sort((a, b) => where(a).localeCompare(where(b)));
 }
 
-/** Object literals with `status` and `body` returned anywhere inside a declaration. */
+/**
+ * Object literals with `status` and `body` anywhere inside a declaration: returned, or built
+ * first and handed on (payment decides a charge's stored outcome before it writes it).
+ */
 function replyLiterals(fn: FunctionLike): ts.ObjectLiteralExpression[] {
   const out: ts.ObjectLiteralExpression[] = [];
   forEachDescendant(fn, (node) => {
-    if (ts.isReturnStatement(node) && node.expression) {
-      const e = skipAwaitAndParens(node.expression);
-      if (ts.isObjectLiteralExpression(e) && property(e, 'status') && property(e, 'body')) out.push(e);
-    }
+    if (ts.isObjectLiteralExpression(node) && property(node, 'status') && property(node, 'body')) out.push(node);
   });
   return out;
 }
