@@ -1,4 +1,4 @@
-import { successRate, type TargetPhaseStats } from './load/generator.js';
+import { successRate, type TargetPhaseStats } from '../load/generator.js';
 import type { Mode } from './environment.js';
 
 export type CheckOutcome = 'pass' | 'fail' | 'n/a';

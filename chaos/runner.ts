@@ -1,5 +1,5 @@
 import type { ChaosEnvironment } from './environment.js';
-import { combineStats, startLoad, type LoadResult, type LoadRun, type TargetPhaseStats } from './load/generator.js';
+import { combineStats, startLoad, type LoadResult, type LoadRun, type TargetPhaseStats } from '../load/generator.js';
 import { counterDeltas, gaugeTotals, type MetricsCollector, type Snapshot } from './metrics/collector.js';
 import { judge, renderReport, summarizePhase, type FigureRow, type ScenarioReport } from './report.js';
 import { phaseNames, type Injection, type PhaseName, type Results, type Scenario, type ScenarioContext, type ScenarioRun, type Timings } from './scenario.js';

@@ -1,5 +1,5 @@
 import type { ChaosEnvironment } from './environment.js';
-import type { LoadResult, LoadTarget, TargetPhaseStats } from './load/generator.js';
+import type { LoadResult, LoadTarget, TargetPhaseStats } from '../load/generator.js';
 import type { MetricsCollector } from './metrics/collector.js';
 import type { Check } from './report.js';
 import type { ShopWorkload } from './workload.js';

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { smokeApi } from '../cli/smoke.js';
-import type { AnswerEvent, ClientRetryPolicy, LoadTarget } from './load/generator.js';
-import { loadAgent, send, type Answer, type PreparedRequest } from './load/http.js';
-import { checkTarget, type AllowedTarget } from './load/targets.js';
+import type { AnswerEvent, ClientRetryPolicy, LoadTarget } from '../load/generator.js';
+import { loadAgent, send, type Answer, type PreparedRequest } from '../load/http.js';
+import { checkTarget, type AllowedTarget } from '../load/targets.js';
 
 /** A shop user the load acts as: registered and logged in through the edge. */
 export interface ShopUser {

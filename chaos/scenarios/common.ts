@@ -1,7 +1,7 @@
 import { formatMs, formatPercent, type Check } from '../report.js';
 import type { PhaseName, Results, ScenarioContext, Timings } from '../scenario.js';
 import { StockPlan, usersFor, type OrderView, type ShopUser } from '../workload.js';
-import { combineStats, successRate } from '../load/generator.js';
+import { combineStats, successRate } from '../../load/generator.js';
 
 export { formatMs, formatPercent };
 

@@ -1,5 +1,5 @@
 import { chaosResources, modelRoute } from '../resources.js';
-import type { ClientRetryPolicy } from '../load/generator.js';
+import type { ClientRetryPolicy } from '../../load/generator.js';
 import { atLeast, atMost, type Check } from '../report.js';
 import type { Scenario } from '../scenario.js';
 import type { ShopUser } from '../workload.js';

@@ -1,5 +1,5 @@
 import { serviceSpec } from '../../charts/platform.js';
-import type { LoadTarget } from '../load/generator.js';
+import type { LoadTarget } from '../../load/generator.js';
 import { atLeast, atMost, formatMs, formatPercent, type Check } from '../report.js';
 import type { Scenario } from '../scenario.js';
 import type { OrderView } from '../workload.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { LatencyHistogram } from '../../load/histogram.js';
-import type { TargetPhaseStats } from '../../chaos/load/generator.js';
+import type { TargetPhaseStats } from '../../load/generator.js';
 import {
   atLeast,
   atMost,
