@@ -1,5 +1,6 @@
 import { AppError, defineRoute, idempotencyKeyOf, requireUserId, schemas, type AnyRoute } from '../../kit/index.js';
-import { order } from '../../../contract/services.js';
+import { pathOf } from '../../../contract/route.js';
+import { order as orderApi } from '../../../contract/services.js';
 import { orderView } from '../domain/orders.js';
 import type { Orders, PlaceOrder } from '../domain/place-order.js';
 
@@ -37,7 +38,7 @@ function requireDistinctProducts(items: PlaceOrder['items']): void {
 
 export function orderRoutes(orders: Orders): AnyRoute[] {
   return [
-    defineRoute<PlaceOrder>(order.routes.place, {
+    defineRoute<PlaceOrder>(orderApi.routes.place, {
       body: placeBody,
       handle: async ({ body, headers }) => {
         requireDistinctProducts(body.items);
@@ -45,14 +46,14 @@ export function orderRoutes(orders: Orders): AnyRoute[] {
         const { order, created } = await orders.place(userId, body, idempotencyKeyOf(headers));
         // 201 for a new order that reached its end, 202 while a compensation is still to finish, 200 for a repeat.
         const status = !created ? 200 : order.status === 'PENDING' ? 202 : 201;
-        return { status, body: orderView(order), headers: { location: `/orders/${order.id}` } };
+        return { status, body: orderView(order), headers: { location: pathOf(orderApi.routes.get, { id: order.id }) } };
       },
     }),
-    defineRoute<undefined, { limit: number }>(order.routes.list, {
+    defineRoute<undefined, { limit: number }>(orderApi.routes.list, {
       query: { type: 'object', properties: { limit: schemas.limit(20, 100) } },
       handle: async ({ headers, query }) => ({ body: { orders: (await orders.list(requireUserId(headers), query.limit)).map(orderView) } }),
     }),
-    defineRoute<undefined, Record<string, unknown>, { id: string }>(order.routes.get, {
+    defineRoute<undefined, Record<string, unknown>, { id: string }>(orderApi.routes.get, {
       params: { type: 'object', required: ['id'], properties: { id: schemas.uuid } },
       handle: async ({ headers, params }) => ({ body: orderView(await orders.get(requireUserId(headers), params.id.toLowerCase())) }),
     }),

@@ -1,4 +1,5 @@
 import { defineRoute, requireUserId, schemas, type AnyRoute } from '../../kit/index.js';
+import { pathOf } from '../../../contract/route.js';
 import { user } from '../../../contract/services.js';
 import type { Accounts, User } from '../domain/users.js';
 
@@ -23,7 +24,7 @@ export function userRoutes(accounts: Accounts): AnyRoute[] {
       body: registerBody,
       handle: async ({ body }) => {
         const account = await accounts.register(body);
-        return { status: 201, body: userView(account), headers: { location: `/users/${account.id}` } };
+        return { status: 201, body: userView(account), headers: { location: pathOf(user.routes.get, { id: account.id }) } };
       },
     }),
     // Declared before /users/{id} so "me" is not taken for an id.
