@@ -73,7 +73,8 @@ smoke: install ## register, log in, order and see the notification through http:
 # --mesh runs the shop as `make mesh` does: its checks first (Linux, root), then dist/ and the services' bundles.
 # One node process (--import tsx), not the tsx CLI: its relay SIGKILLs a child slow to acknowledge Ctrl-C (30 ms), leaving the mesh up.
 chaos: imports ## chaos scenario(s) with a verdict: make chaos SCENARIO=1|faulty-payment-pod|all [ARGS=--local|--mesh] (chaos/README.md)
-	$(if $(findstring --mesh,$(ARGS)),node --import tsx local/mesh/main.ts --check || { echo 'make chaos ARGS=--mesh runs the shop on the local mesh: it needs what make mesh needs (above)'; exit 1; }; $(MAKE) --no-print-directory synth build)
+	$(if $(findstring --mesh,$(ARGS)),node --import tsx local/mesh/main.ts --check || { echo 'make chaos ARGS=--mesh runs the shop on the local mesh: it needs what make mesh needs (above)'; exit 1; })
+	$(if $(findstring --mesh,$(ARGS)),$(MAKE) --no-print-directory synth build)
 	node --import tsx chaos/main.ts $(or $(SCENARIO),help) $(ARGS)
 
 # ---------------------------------------------------------------------------------------------

@@ -20,8 +20,14 @@ describe('the chaos command line', () => {
     const dryRun = (...vars: string[]) => spawnSync('make', ['-n', '--no-print-directory', 'chaos', ...vars], { cwd: checkout, encoding: 'utf8' });
     const withScenario = dryRun('SCENARIO=3,naive-retry', 'ARGS=--local --rate 8');
     expect(withScenario.status, withScenario.stderr).toBe(0);
-    expect(withScenario.stdout.trim().split('\n').at(-1)).toBe('node_modules/.bin/tsx chaos/main.ts 3,naive-retry --local --rate 8');
-    expect(dryRun().stdout.trim().split('\n').at(-1)).toBe('node_modules/.bin/tsx chaos/main.ts help');
+    expect(withScenario.stdout.trim().split('\n').at(-1)).toBe('node --import tsx chaos/main.ts 3,naive-retry --local --rate 8');
+    expect(dryRun().stdout.trim().split('\n').at(-1)).toBe('node --import tsx chaos/main.ts help');
+    // --mesh: make mesh's machine check first, then what the mesh runs (dist/, the services' bundles).
+    const mesh = dryRun('SCENARIO=1', 'ARGS=--mesh').stdout.trim().split('\n');
+    expect(mesh.findIndex((line) => line.startsWith('node --import tsx local/mesh/main.ts --check'))).toBeGreaterThan(-1);
+    expect(mesh).toContain('npm run --silent synth');
+    expect(mesh).toContain('npm run --silent build');
+    expect(mesh.at(-1)).toBe('node --import tsx chaos/main.ts 1 --mesh');
   });
 
   it('takes a scenario by number or id, several separated by commas, or all', () => {
