@@ -1,6 +1,10 @@
 import { pino } from 'pino';
 import { beforeEach, describe, expect, it } from 'vitest';
+import type { ServiceClient } from '../../apps/kit/index.js';
+import { pathMatcher } from '../../apps/kit/routes.js';
 import type { Order, OrderLine } from '../../apps/order/domain/orders.js';
+import { HttpParticipants } from '../../apps/order/infrastructure/participants.js';
+import { describeRoute, orderSaga, payment, product, routesOf, user, type ApiRoute, type ShopService } from '../../contract/index.js';
 import {
   LeaseLost,
   OrderSaga,
@@ -209,5 +213,50 @@ describe('order saga', () => {
     const abandoned = log.takeOver();
     expect(await saga.compensate(abandoned, 'ABANDONED')).toMatchObject({ status: 'CANCELLED', cancelReason: 'ABANDONED' });
     expect(script.calls).toEqual(['release']);
+  });
+});
+
+describe("the saga's HTTP calls and the contract", () => {
+  /** A stand-in for one callee's ServiceClient: finds the contract route a call hits (by the kit's matcher) and answers for it. */
+  function recordingClient(service: ShopService, calls: ApiRoute[], answer: (route: ApiRoute) => { status: number; body: unknown }) {
+    return {
+      call: async (method: string, path: string, options: { headers?: Record<string, string> } = {}) => {
+        const route = routesOf(service).find((r) => r.method === method && pathMatcher(r.path).regex.test(path));
+        if (!route) throw new Error(`${method} ${path} is no route of ${service.name} in the contract`);
+        // An idempotent write carries its key in the route's header, so the mesh may retry it.
+        expect(Object.keys(options.headers ?? {}), describeRoute(route)).toEqual(route.keyHeader ? [route.keyHeader] : []);
+        calls.push(route);
+        return answer(route);
+      },
+    } as unknown as ServiceClient;
+  }
+
+  async function runOverHttp(commitAnswer: { status: number; body: unknown }): Promise<ApiRoute[]> {
+    const calls: ApiRoute[] = [];
+    const ok = (route: ApiRoute) =>
+      route === product.routes.reserve
+        ? { status: 201, body: { items: [{ productId: 'mug', quantity: 2, unitPriceCents: 500 }], totalCents: 1000, currency: 'EUR' } }
+        : route === payment.routes.charge
+          ? { status: 201, body: { id: 'ch-1' } }
+          : route === payment.routes.voidCharge
+            ? { status: 200, body: { outcome: 'REFUNDED' } }
+            : route === product.routes.commit
+              ? commitAnswer
+              : { status: 200, body: {} };
+    const participants = new HttpParticipants(recordingClient(user, calls, ok), recordingClient(product, calls, ok), recordingClient(payment, calls, ok));
+    await new OrderSaga(participants, log, pino({ level: 'silent' })).run(log.order);
+    return calls;
+  }
+
+  const sequence = (name: string) => orderSaga.sequences.find((s) => s.name === name)!.calls;
+
+  it("confirms with exactly the contract's 'confirm' sequence", async () => {
+    expect(await runOverHttp({ status: 200, body: {} })).toEqual(sequence('confirm'));
+    expect(log.order.status).toBe('CONFIRMED');
+  });
+
+  it("compensates a failed commit with exactly the contract's 'commit fails, compensate' sequence", async () => {
+    expect(await runOverHttp({ status: 409, body: { error: { code: 'RESERVATION_RELEASED' } } })).toEqual(sequence('commit fails, compensate'));
+    expect(log.order.status).toBe('CANCELLED');
   });
 });
