@@ -16,7 +16,8 @@ import {
   KafkaSpecKafkaListenersType,
 } from '../imports/strimzi-kafka.strimzi.io.js';
 import type { ResourceRequests } from './meshed-service.js';
-import { EventTopic } from './event-topic.js';
+import { EventTopic, type TopicOptions } from './event-topic.js';
+import type { IKafkaCluster } from './kafka-cluster-ref.js';
 import { PropsValidator } from './validation.js';
 import { versions } from './versions.js';
 
@@ -49,19 +50,6 @@ export interface KafkaClusterProps {
   readonly operatorResources?: ResourceRequests;
 }
 
-export interface TopicOptions {
-  /**
-   * Partitions of the topic.
-   * @default 3
-   */
-  readonly partitions?: number;
-  /**
-   * How long records are kept (`retention.ms`).
-   * @default 7 days
-   */
-  readonly retentionHours?: number;
-}
-
 const PLAIN_PORT = 9092;
 
 /**
@@ -70,7 +58,7 @@ const PLAIN_PORT = 9092;
  * both roles, and KafkaTopics added with `addTopic`. Put it in a namespace without
  * sidecar injection: the brokers stay out of the mesh.
  */
-export class KafkaCluster extends Construct {
+export class KafkaCluster extends Construct implements IKafkaCluster {
   /** Name of the Kafka resource (the construct id). */
   readonly name: string;
   /** Namespace of the chart (`'default'` when the chart sets none). */
@@ -177,12 +165,7 @@ export class KafkaCluster extends Construct {
 
   /** Declares a topic managed by Strimzi's topic operator, replicated to match the cluster. */
   addTopic(topicName: string, options: TopicOptions = {}): EventTopic {
-    const topic = new EventTopic(this, topicName, {
-      cluster: this,
-      topicName,
-      partitions: options.partitions ?? 3,
-      retentionHours: options.retentionHours ?? 7 * 24,
-    });
+    const topic = new EventTopic(this, topicName, { cluster: this, topicName, ...options });
     this.topics.push(topic);
     return topic;
   }

@@ -1,6 +1,6 @@
 import { ApiObject, Chart, Duration, JsonPatch, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
-import { Construct } from 'constructs';
+import { Construct, type IConstruct } from 'constructs';
 import { Callers } from '../mesh/callers.js';
 import { ResiliencePolicy, type ResiliencePolicyProps } from '../mesh/resilience-policy.js';
 import type { Route } from '../mesh/route.js';
@@ -107,6 +107,49 @@ export interface MeshedServiceProps {
   readonly istioNamespace?: string;
 }
 
+/**
+ * A meshed service as other constructs use it (a caller, a database owner, the edge): where it
+ * answers, who it is in the mesh, its API, and how to let callers in or hand it settings.
+ */
+export interface IMeshedService extends IConstruct {
+  /** Name of the Service, ServiceAccount and `app` label. */
+  readonly name: string;
+  /** Namespace of the Service. */
+  readonly namespace: string;
+  /** Port of the public HTTP API on the Service. */
+  readonly port: number;
+  /** Name of the mesh subset (the pods' `version` label). */
+  readonly version: string;
+  /** In-cluster DNS name of the Service (`<name>.<namespace>.svc.cluster.local`). */
+  readonly host: string;
+  /** In-mesh base URL of the public API. */
+  readonly url: string;
+  /** The pods' identity. */
+  readonly serviceAccount: kplus.IServiceAccount;
+  /** Istio identity of the pods (`cluster.local/ns/<namespace>/sa/<service account>`). */
+  readonly principal: string;
+  /** The pods and identity as a caller or callee in access grants. */
+  readonly peer: AccessPeer;
+  /** The service's API, one Route per operation. */
+  readonly routes: readonly Route[];
+  /** Namespace of istiod. */
+  readonly istioNamespace: string;
+  /** AuthorizationPolicy and NetworkPolicy of the pods. */
+  readonly access: WorkloadAccess;
+  /** Grants `caller` these operations (default: all) in both walls and lets the caller's pods out to it. */
+  allowFrom(caller: IMeshedService | AccessPeer, routes?: readonly Route[], options?: AllowFromOptions): void;
+  /** Adds an environment variable to the app container. */
+  addEnv(name: string, value: kplus.EnvValue): void;
+}
+
+export interface AllowFromOptions {
+  /**
+   * Require a verified end-user JWT from this issuer as well.
+   * @default - no end-user token required
+   */
+  readonly jwtIssuer?: string;
+}
+
 const UID = 10001;
 
 /**
@@ -114,7 +157,9 @@ const UID = 10001;
  * `http`), PodDisruptionBudget, optional HorizontalPodAutoscaler, its Istio
  * ResiliencePolicy (VirtualService + DestinationRule) and its WorkloadAccess
  * (AuthorizationPolicy + NetworkPolicy). Every object is named after the
- * construct id, so hosts, principals and labels stay stable.
+ * construct id, so hosts, principals and labels stay stable. Routes added with
+ * `addRoute` and callers granted with `allowFrom` after construction are rendered too:
+ * the mesh objects are read at synthesis.
  *
  * Deployed alone it is ready on a cluster that enforces NetworkPolicies (its policy
  * lets the sidecar reach DNS and istiod), and who may call it is a choice:
@@ -128,7 +173,7 @@ const UID = 10001;
  * });
  * inventory.url; // http://inventory.<namespace>.svc.cluster.local:8080
  */
-export class MeshedService extends Construct {
+export class MeshedService extends Construct implements IMeshedService {
   /** The construct id: name of the Deployment, Service, ServiceAccount, mesh objects and the `app` label. */
   readonly name: string;
   /** Namespace of the chart (`'default'` when the chart sets none). */
@@ -155,8 +200,6 @@ export class MeshedService extends Construct {
   readonly resilience: ResiliencePolicy;
   /** AuthorizationPolicy and NetworkPolicy of the pods: nothing gets in until granted with `allowFrom`. */
   readonly access: WorkloadAccess;
-  /** The service's API, as declared. */
-  readonly routes: readonly Route[];
   /** Who may call the API besides the `allowFrom` grants. */
   readonly callers: Callers;
   /** Namespace of istiod. */
@@ -174,7 +217,6 @@ export class MeshedService extends Construct {
     this.minReplicas = props.autoscaling?.minReplicas ?? props.replicas ?? 1;
     this.resources = props.resources ?? { cpuMillis: 25, memoryMiB: 64 };
     this.sidecarResources = props.sidecarResources ?? { cpuMillis: 10, memoryMiB: 48 };
-    this.routes = props.routes;
     this.callers = props.callers ?? Callers.granted();
     this.istioNamespace = props.istioNamespace ?? 'istio-system';
     validateProps(this, props);
@@ -274,7 +316,7 @@ export class MeshedService extends Construct {
     this.access = new WorkloadAccess(this, 'Access', {
       name: this.name,
       workload: this.peer,
-      declaredRoutes: this.routes,
+      declaredRoutes: props.routes,
       istioNamespace: this.istioNamespace,
     });
     if (this.callers.kind === 'namespaces') this.access.allowNamespaces(this.callers.namespaces, this.port);
@@ -291,6 +333,21 @@ export class MeshedService extends Construct {
     });
   }
 
+  /** The service's API, in route order: the `routes` prop, then those added with `addRoute`. */
+  get routes(): readonly Route[] {
+    return this.resilience.routes;
+  }
+
+  /**
+   * Adds an operation to the API after construction: a VirtualService route with its timeout and
+   * retries, and a declared route for access grants. Throws here when the route is invalid or
+   * already declared.
+   */
+  addRoute(route: Route): void {
+    this.resilience.addRoute(route);
+    this.access.declareRoute(route);
+  }
+
   /** The pods and identity of this service, as a caller or callee in access grants. */
   get peer(): AccessPeer {
     return { principal: this.principal, namespace: this.namespace, podLabels: { app: this.name }, displayName: this.name };
@@ -301,16 +358,17 @@ export class MeshedService extends Construct {
    * both walls — the AuthorizationPolicy by principal, method and path, the
    * NetworkPolicy by pod labels and port — and lets the caller's pods out to it.
    */
-  allowFrom(caller: MeshedService | AccessPeer, routes: readonly Route[] = this.routes, options: { jwtIssuer?: string } = {}): void {
-    const unknown = routes.filter((r) => !this.routes.includes(r));
+  allowFrom(caller: IMeshedService | AccessPeer, routes: readonly Route[] = this.routes, options: AllowFromOptions = {}): void {
+    const declared = this.routes;
+    const unknown = routes.filter((r) => !declared.includes(r));
     if (unknown.length > 0) {
       throw new Error(
-        `MeshedService '${this.name}': allowFrom(${'name' in caller ? caller.name : caller.displayName}) names routes the service does not declare (${unknown.map((r) => r.description).join(', ')}): pass routes from its 'routes'`,
+        `MeshedService '${this.name}': allowFrom(${isMeshedService(caller) ? caller.name : caller.displayName}) names routes the service does not declare (${unknown.map((r) => r.description).join(', ')}): pass routes from its 'routes', or add them first with addRoute`,
       );
     }
-    const from = caller instanceof MeshedService ? caller.peer : caller;
+    const from = isMeshedService(caller) ? caller.peer : caller;
     this.access.allow({ from, port: this.port, routes, jwtIssuer: options.jwtIssuer });
-    if (caller instanceof MeshedService) caller.access.allowEgress({ to: this.peer, ports: [{ port: this.port }] });
+    if (isMeshedService(caller)) caller.access.allowEgress({ to: this.peer, ports: [{ port: this.port }] });
   }
 
   /** The declared routes with these descriptions ("POST /charges"); throws on an unknown one. */
@@ -322,9 +380,14 @@ export class MeshedService extends Construct {
     });
   }
 
+  /** In-cluster DNS name of the Service. */
+  get host(): string {
+    return `${this.name}.${this.namespace}.svc.cluster.local`;
+  }
+
   /** In-mesh base URL of the public API, for other services' environment. */
   get url(): string {
-    return `http://${this.name}.${this.namespace}.svc.cluster.local:${this.port}`;
+    return `http://${this.host}:${this.port}`;
   }
 
   /** Istio identity of the pods, used by authorization policies. */
@@ -352,6 +415,11 @@ export class MeshedService extends Construct {
       'kubectl.kubernetes.io/default-container': this.name,
     };
   }
+}
+
+/** A meshed service rather than a bare peer: only a service has pods of its own to let out. */
+function isMeshedService(caller: IMeshedService | AccessPeer): caller is IMeshedService {
+  return 'allowFrom' in caller;
 }
 
 function containerResources(r: ResourceRequests): kplus.ContainerResources {

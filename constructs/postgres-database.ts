@@ -1,13 +1,13 @@
 import { Chart, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct, type IConstruct } from 'constructs';
-import type { MeshedService, ResourceRequests } from './meshed-service.js';
-import { PropsValidator } from './validation.js';
+import type { IMeshedService, ResourceRequests } from './meshed-service.js';
+import { isDnsLabel, PropsValidator } from './validation.js';
 import { WorkloadAccess } from '../mesh/workload-access.js';
 
 export interface PostgresDatabaseProps {
   /** The only service that receives this database's connection settings. */
-  readonly owner: MeshedService;
+  readonly owner: IMeshedService;
   /**
    * PostgreSQL image (official image, Alpine variant: runs as uid 70).
    * @default 'postgres:17-alpine'
@@ -45,21 +45,39 @@ export interface ExternalSecretRef {
   readonly createdBy: string;
 }
 
+/** A PostgreSQL database as its clients and deploy steps use it: where it answers and what to log in with. */
+export interface IPostgresDatabase extends IConstruct {
+  /** Name of the StatefulSet, headless Service, ServiceAccount and `app` label. */
+  readonly name: string;
+  /** Namespace of the database. */
+  readonly namespace: string;
+  /** In-cluster DNS name of the database. */
+  readonly host: string;
+  /** PostgreSQL port. */
+  readonly port: number;
+  /** Database created at first start. */
+  readonly databaseName: string;
+  /** Database user. */
+  readonly user: string;
+  /** The Secret holding the password. */
+  readonly credentials: ExternalSecretRef;
+}
+
 const PORT = 5432;
 const POSTGRES_UID = 70;
 
 /**
  * A PostgreSQL owned by one service: StatefulSet (one replica), headless
- * Service `<owner>-db`, a PVC per pod and connection settings wired into the
+ * Service named after the construct id (e.g. `order-db`), a PVC per pod and connection settings wired into the
  * owner only (DATABASE_URL, built by Kubernetes from the Secret at run time).
  * Only the owner may connect (AuthorizationPolicy and NetworkPolicy on 5432);
  * deployed alone, its NetworkPolicy also lets the sidecar reach DNS and istiod.
  *
- * The password lives in the Secret `<owner>-db-credentials` (key `password`),
+ * The password lives in the Secret `<id>-credentials` (key `password`),
  * which no synthesized file contains: `make up` creates it with a random value
  * when it is missing (see `PostgresDatabase.requiredSecrets`).
  */
-export class PostgresDatabase extends Construct {
+export class PostgresDatabase extends Construct implements IPostgresDatabase {
   /** Every Secret the PostgresDatabases under `scope` need, for the deploy step and for checks. */
   static requiredSecrets(scope: IConstruct): ExternalSecretRef[] {
     return scope.node
@@ -68,7 +86,7 @@ export class PostgresDatabase extends Construct {
       .map((db) => db.credentials);
   }
 
-  /** `<owner>-db`: name of the StatefulSet, headless Service, ServiceAccount and `app` label. */
+  /** The construct id: name of the StatefulSet, headless Service, ServiceAccount and `app` label. */
   readonly name: string;
   /** Namespace of the chart (`'default'` when the chart sets none). */
   readonly namespace: string;
@@ -86,15 +104,17 @@ export class PostgresDatabase extends Construct {
   readonly storage: Size;
   /** The StatefulSet (construct id `'Resource'`). */
   readonly statefulSet: kplus.k8s.KubeStatefulSet;
-  /** The headless Service `<owner>-db` (port `tcp-postgres`). */
+  /** The headless Service named after the construct id (port `tcp-postgres`). */
   readonly service: kplus.k8s.KubeService;
   /** Only the owner gets in, on the PostgreSQL port, in both walls. */
   readonly access: WorkloadAccess;
+  /** PostgreSQL port on the pod and the Service. */
+  readonly port = PORT;
 
   constructor(scope: Construct, id: string, props: PostgresDatabaseProps) {
     super(scope, id);
     const owner = props.owner;
-    this.name = `${owner.name}-db`;
+    this.name = id;
     this.namespace = Chart.of(this).namespace ?? 'default';
     this.databaseName = owner.name;
     this.user = owner.name;
@@ -108,6 +128,11 @@ export class PostgresDatabase extends Construct {
       createdBy: '`make up` (bring-up CLI): a random alphanumeric password, created only when the Secret is missing',
     };
     const v = new PropsValidator(`PostgresDatabase '${this.name}'`);
+    v.check(
+      isDnsLabel(this.name),
+      () =>
+        `id '${this.name}' is used as the StatefulSet and Service name and must be a DNS label (lower case, digits, '-'): rename it, e.g. '${owner.name}-db'`,
+    );
     v.check(
       owner.namespace === this.namespace,
       () =>

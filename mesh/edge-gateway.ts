@@ -1,6 +1,6 @@
-import { Chart } from 'cdk8s';
+import { Chart, Lazy } from 'cdk8s';
 import { Construct } from 'constructs';
-import { Gateway, VirtualService, type VirtualServiceSpecHttp } from '../imports/istio-networking.istio.io.js';
+import { Gateway, VirtualService } from '../imports/istio-networking.istio.io.js';
 import {
   AuthorizationPolicy,
   AuthorizationPolicySpecAction,
@@ -8,11 +8,9 @@ import {
   PeerAuthenticationSpecMtlsMode,
   PeerAuthenticationSpecPortLevelMtlsMode,
   RequestAuthentication,
-  type AuthorizationPolicySpecRulesTo,
 } from '../imports/istio-security.istio.io.js';
-import type { MeshedService } from '../constructs/meshed-service.js';
-import { istioDuration } from './istio-duration.js';
-import { matchesOf } from './resilience-policy.js';
+import type { IMeshedService } from '../constructs/meshed-service.js';
+import { httpRoute, matchesOf } from './resilience-policy.js';
 import type { Route } from './route.js';
 import { istioPathTemplate, type AccessPeer } from './workload-access.js';
 
@@ -22,7 +20,7 @@ export interface EdgeJwtOptions {
   /** Accepted `aud` values. */
   readonly audiences: readonly string[];
   /** The service that serves the JWKS document. */
-  readonly jwksService: MeshedService;
+  readonly jwksService: IMeshedService;
   /**
    * Path of the JWKS document on that service.
    * @default '/.well-known/jwks.json'
@@ -65,12 +63,21 @@ export interface ExposeOptions {
   readonly requireJwt: boolean;
 }
 
+/** One operation routed from the edge. */
+export interface ExposedRoute {
+  readonly service: IMeshedService;
+  readonly route: Route;
+  readonly requireJwt: boolean;
+}
+
 /**
  * The public edge: an Istio Gateway on the ingress gateway, a VirtualService
  * routing exactly the exposed operations (anything else is a 404 at the edge),
  * RequestAuthentication against the user service's JWKS, and a DENY policy
  * for protected operations without a valid token. Exposing an operation also
  * grants the gateway's identity access to it on the service (`allowFrom`).
+ * Routes and protected operations are read from the exposed operations at synthesis,
+ * so `expose` may be called at any time before it.
  */
 export class EdgeGateway extends Construct {
   /** Namespace of the routes (the chart's). */
@@ -83,10 +90,7 @@ export class EdgeGateway extends Construct {
   readonly userIdHeader: string;
   /** The ingress gateway as a caller, for access grants. */
   readonly peer: AccessPeer;
-  /** Every exposed operation, in order. */
-  readonly exposed: { service: MeshedService; route: Route; requireJwt: boolean }[] = [];
-  private readonly httpRoutes: VirtualServiceSpecHttp[] = [];
-  private readonly protectedOperations: AuthorizationPolicySpecRulesTo[] = [];
+  private readonly exposedRoutes: ExposedRoute[] = [];
 
   constructor(scope: Construct, id: string, props: EdgeGatewayProps) {
     super(scope, id);
@@ -112,7 +116,21 @@ export class EdgeGateway extends Construct {
     });
     new VirtualService(this, 'Routes', {
       metadata: { name: id, namespace: this.namespace },
-      spec: { hosts: [...(props.hosts ?? ['*'])], gateways: [`${this.istioNamespace}/${id}`], http: this.httpRoutes },
+      spec: {
+        hosts: [...(props.hosts ?? ['*'])],
+        gateways: [`${this.istioNamespace}/${id}`],
+        http: Lazy.any({
+          produce: () =>
+            this.exposedRoutes.map(({ service, route }) =>
+              httpRoute(
+                `${service.name}-${route.name}`,
+                route,
+                { host: service.host, port: { number: service.port }, subset: service.version },
+                matchesOf(route),
+              ),
+            ),
+        }),
+      },
     });
 
     const jwks = props.jwt.jwksService;
@@ -137,7 +155,17 @@ export class EdgeGateway extends Construct {
         selector: { matchLabels: gatewayLabels },
         action: AuthorizationPolicySpecAction.DENY,
         // Request principals are `<iss>/<sub>`: any subject, but only from our issuer.
-        rules: [{ from: [{ source: { notRequestPrincipals: [`${this.issuer}/*`] } }], to: this.protectedOperations }],
+        rules: [
+          {
+            from: [{ source: { notRequestPrincipals: [`${this.issuer}/*`] } }],
+            to: Lazy.any({
+              produce: () =>
+                this.exposedRoutes
+                  .filter((e) => e.requireJwt)
+                  .map(({ route }) => ({ operation: { methods: [...route.methods], paths: [istioPathTemplate(route.path)] } })),
+            }),
+          },
+        ],
       },
     });
 
@@ -156,27 +184,14 @@ export class EdgeGateway extends Construct {
     jwks.access.allowAnyone(jwks.port, [jwksRoute], { namespace: this.istioNamespace, podLabels: { app: 'istiod' }, displayName: 'istiod' });
   }
 
+  /** Every exposed operation, in order. */
+  get exposed(): readonly ExposedRoute[] {
+    return [...this.exposedRoutes];
+  }
+
   /** Routes these operations of `service` from the edge, with the service's own timeouts and retries. */
-  expose(service: MeshedService, routes: readonly Route[], options: ExposeOptions): void {
+  expose(service: IMeshedService, routes: readonly Route[], options: ExposeOptions): void {
     service.allowFrom(this.peer, routes);
-    for (const route of routes) {
-      this.exposed.push({ service, route, requireJwt: options.requireJwt });
-      this.httpRoutes.push({
-        name: `${service.name}-${route.name}`,
-        match: matchesOf(route),
-        route: [{ destination: { host: `${service.name}.${service.namespace}.svc.cluster.local`, port: { number: service.port }, subset: service.version } }],
-        timeout: istioDuration(route.timeout),
-        retries:
-          route.retry.attempts === 0
-            ? { attempts: 0 }
-            : {
-                attempts: route.retry.attempts,
-                perTryTimeout: istioDuration(route.perTryTimeout),
-                retryOn: route.retry.retryOn,
-                backoff: istioDuration(route.retry.backoff),
-              },
-      });
-      if (options.requireJwt) this.protectedOperations.push({ operation: { methods: [...route.methods], paths: [istioPathTemplate(route.path)] } });
-    }
+    for (const route of routes) this.exposedRoutes.push({ service, route, requireJwt: options.requireJwt });
   }
 }

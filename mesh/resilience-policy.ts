@@ -1,4 +1,4 @@
-import { Chart, Duration } from 'cdk8s';
+import { Chart, Duration, Lazy } from 'cdk8s';
 import { Construct } from 'constructs';
 import {
   DestinationRule,
@@ -6,6 +6,7 @@ import {
   type VirtualServiceSpecHttp,
   type VirtualServiceSpecHttpMatch,
   type VirtualServiceSpecHttpMatchMethod,
+  type VirtualServiceSpecHttpRouteDestination,
 } from '../imports/istio-networking.istio.io.js';
 import { PropsValidator } from '../constructs/validation.js';
 import { describeDuration, istioDuration } from './istio-duration.js';
@@ -29,7 +30,7 @@ export interface ResiliencePolicyProps {
   readonly service: string;
   /** Service port that carries HTTP. */
   readonly port: number;
-  /** The service's API, one Route per operation, most specific first. */
+  /** The service's API, one Route per operation, most specific first; `addRoute` appends more. */
   readonly routes: readonly Route[];
   /**
    * Replicas that are always running (minReplicas with an autoscaler); decides
@@ -74,7 +75,13 @@ const MAX_ATTEMPTS = 10;
  * Istio resilience for one service: a DestinationRule (subset, connection pool,
  * outlier detection, retry budget) and a VirtualService with one HTTP route per
  * declared operation, each with the timeout and retries of its route class.
- * Both are named after the service. Invalid combinations throw at construction.
+ * Both are named after the service and rendered at synthesis, so routes added with
+ * `addRoute` after construction are included. Invalid props throw at construction, an
+ * invalid route at the `addRoute` call that adds it.
+ *
+ * @example
+ * const policy = new ResiliencePolicy(chart, 'payment', { service: 'payment', port: 8080, replicas: 2, routes: [Route.read('/charges/{id}')] });
+ * policy.addRoute(Route.idempotentWrite('POST', '/charges', { keyHeader: 'idempotency-key' }));
  */
 export class ResiliencePolicy extends Construct {
   /** Name of the Kubernetes Service the policy applies to. */
@@ -87,8 +94,6 @@ export class ResiliencePolicy extends Construct {
   readonly version: string;
   /** Service port the routes go to. */
   readonly port: number;
-  /** The declared operations, in route order. */
-  readonly routes: readonly Route[];
   /** The route for requests no declared operation matches. */
   readonly fallback: Route;
   /** Outlier detection with its defaults applied. */
@@ -99,8 +104,9 @@ export class ResiliencePolicy extends Construct {
   readonly retryBudget?: Required<RetryBudgetOptions>;
   /** The DestinationRule (subset, pool, outlier detection, retry budget). */
   readonly destinationRule: DestinationRule;
-  /** The VirtualService (one HTTP route per operation, then the fallback). */
+  /** The VirtualService (one HTTP route per operation, then the fallback), rendered at synthesis. */
   readonly virtualService: VirtualService;
+  private readonly declared: Route[] = [];
 
   constructor(scope: Construct, id: string, props: ResiliencePolicyProps) {
     super(scope, id);
@@ -109,7 +115,6 @@ export class ResiliencePolicy extends Construct {
     this.host = `${this.service}.${this.namespace}.svc.cluster.local`;
     this.version = props.version ?? 'v1';
     this.port = props.port;
-    this.routes = props.routes;
     this.fallback = Route.write('POST', '/', {
       timeout: props.fallbackTimeout ?? RouteClass.WRITE.defaultTimeout,
       retry: Retry.onConnectFailure({ attempts: 2 }),
@@ -118,7 +123,8 @@ export class ResiliencePolicy extends Construct {
     this.connectionPool = resolveConnectionPool(props.connectionPool ?? {});
     this.retryBudget = props.retryBudget === false ? undefined : resolveRetryBudget(props.retryBudget ?? {});
 
-    validate(`ResiliencePolicy '${this.service}'`, props.replicas, this);
+    validate(this.subject, props.routes, props.replicas, this);
+    this.declared.push(...props.routes);
 
     this.destinationRule = new DestinationRule(this, 'DestinationRule', {
       metadata: { name: this.service, namespace: this.namespace },
@@ -153,29 +159,64 @@ export class ResiliencePolicy extends Construct {
       metadata: { name: this.service, namespace: this.namespace },
       spec: {
         hosts: [this.host],
-        http: [...this.routes.map((route) => this.httpRoute(route, route.name)), this.httpRoute(this.fallback, 'fallback')],
+        // Read at synthesis, so routes added with addRoute are included.
+        http: Lazy.any({ produce: () => this.httpRoutes() }),
       },
     });
   }
 
-  private httpRoute(route: Route, name: string): VirtualServiceSpecHttp {
-    const retry = route.retry;
-    return {
-      name,
-      match: route === this.fallback ? undefined : matchesOf(route),
-      route: [{ destination: { host: this.host, subset: this.version, port: { number: this.port } } }],
-      timeout: istioDuration(route.timeout),
-      retries:
-        retry.attempts === 0
-          ? { attempts: 0 }
-          : {
-              attempts: retry.attempts,
-              perTryTimeout: istioDuration(route.perTryTimeout),
-              retryOn: retry.retryOn,
-              backoff: istioDuration(retry.backoff),
-            },
-    };
+  /** The declared operations, in route order. */
+  get routes(): readonly Route[] {
+    return [...this.declared];
   }
+
+  /**
+   * Appends an operation after those declared so far (before the fallback). Throws here, naming the
+   * prop, value and fix, when the route is invalid or already declared.
+   */
+  addRoute(route: Route): void {
+    const v = new PropsValidator(`${this.subject}: addRoute(${route.description})`);
+    checkRoutes(v, [route], [...this.declared, this.fallback]);
+    v.throwIfInvalid();
+    this.declared.push(route);
+  }
+
+  private get subject(): string {
+    return `ResiliencePolicy '${this.service}'`;
+  }
+
+  private httpRoutes(): VirtualServiceSpecHttp[] {
+    const destination = { host: this.host, subset: this.version, port: { number: this.port } };
+    return [
+      ...this.declared.map((route) => httpRoute(route.name, route, destination, matchesOf(route))),
+      httpRoute('fallback', this.fallback, destination, undefined),
+    ];
+  }
+}
+
+/** One VirtualService HTTP route to `destination` with the route's timeout and retries; `match` undefined matches every request. */
+export function httpRoute(
+  name: string,
+  route: Route,
+  destination: VirtualServiceSpecHttpRouteDestination,
+  match: VirtualServiceSpecHttpMatch[] | undefined,
+): VirtualServiceSpecHttp {
+  const retry = route.retry;
+  return {
+    name,
+    match,
+    route: [{ destination }],
+    timeout: istioDuration(route.timeout),
+    retries:
+      retry.attempts === 0
+        ? { attempts: 0 }
+        : {
+            attempts: retry.attempts,
+            perTryTimeout: istioDuration(route.perTryTimeout),
+            retryOn: retry.retryOn,
+            backoff: istioDuration(retry.backoff),
+          },
+  };
 }
 
 /** A declared route as the shared worst-case model reads it (the numbers its VirtualService route renders). */
@@ -203,16 +244,9 @@ export function matchesOf(route: Route): VirtualServiceSpecHttpMatch[] {
   }));
 }
 
-function validate(subject: string, replicas: number, policy: ResiliencePolicy): void {
+function validate(subject: string, routes: readonly Route[], replicas: number, policy: ResiliencePolicy): void {
   const v = new PropsValidator(subject);
-  const seen = new Set<string>();
-  for (const route of [...policy.routes, policy.fallback]) {
-    const r = `route '${route.description}'`;
-    const key = `${route.description} ${route.keyHeader ?? ''}`;
-    v.check(!seen.has(key), () => `${r} is declared twice: remove one of them`);
-    seen.add(key);
-    validateRoute(v, route, r);
-  }
+  checkRoutes(v, [...routes, policy.fallback], []);
   v.check(Number.isInteger(replicas) && replicas >= 1, () => `'replicas' (${replicas}) must be a whole number of at least 1`);
   const od = policy.outlierDetection;
   v.check(
@@ -242,6 +276,18 @@ function validate(subject: string, replicas: number, policy: ResiliencePolicy): 
     v.check(percent > 0 && percent <= 100, () => `'retryBudget.percent' (${percent}) must be above 0 and at most 100`);
   }
   v.throwIfInvalid();
+}
+
+/** Checks each of `routes`, and that none repeats another of them or one of `declared` (same methods, path and key header). */
+function checkRoutes(v: PropsValidator, routes: readonly Route[], declared: readonly Route[]): void {
+  const keyOf = (route: Route) => `${route.description} ${route.keyHeader ?? ''}`;
+  const seen = new Set(declared.map(keyOf));
+  for (const route of routes) {
+    const r = `route '${route.description}'`;
+    v.check(!seen.has(keyOf(route)), () => `${r} is declared twice: remove one of them`);
+    seen.add(keyOf(route));
+    validateRoute(v, route, r);
+  }
 }
 
 function validateRoute(v: PropsValidator, route: Route, r: string): void {

@@ -1,3 +1,4 @@
+import { Lazy } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import {
@@ -72,7 +73,8 @@ export interface WorkloadAccessProps {
  * Least-privilege access to one workload, two walls deep: an Istio
  * AuthorizationPolicy (ALLOW; no rule means nothing is allowed) keyed on
  * caller principals, methods and paths, and a Kubernetes NetworkPolicy keyed on
- * pod labels and ports. Grants accumulate until synthesis.
+ * pod labels and ports. Grants and declared routes accumulate until synthesis, when
+ * both policies are rendered.
  *
  * The NetworkPolicy isolates the pods, so on its own it also carries the mesh
  * baseline a sidecar needs to become ready: egress to kube-dns (53/UDP+TCP) and to
@@ -91,8 +93,6 @@ export interface WorkloadAccessProps {
 export class WorkloadAccess extends Construct {
   /** The guarded pods and their identity. */
   readonly workload: AccessPeer;
-  /** Every operation the workload declares (to keep templates from opening literal siblings). */
-  readonly declaredRoutes: readonly Route[];
   /** Every way in granted so far, in order. */
   readonly grants: AccessGrant[] = [];
   /** Every way out granted so far, in order. */
@@ -105,15 +105,17 @@ export class WorkloadAccess extends Construct {
   constructor(scope: Construct, id: string, props: WorkloadAccessProps) {
     super(scope, id);
     this.workload = props.workload;
-    this.declaredRoutes = props.declaredRoutes ?? [];
+    this.declared.push(...(props.declaredRoutes ?? []));
     const metadata = { name: props.name, namespace: props.workload.namespace };
-    // Rules are read when cdk8s renders the object, so grants added later are included.
-    const rules: AuthorizationPolicySpecRules[] = [];
     this.authorizationPolicy = new AuthorizationPolicy(this, 'AuthorizationPolicy', {
       metadata,
-      spec: { selector: { matchLabels: { ...props.workload.podLabels } }, action: AuthorizationPolicySpecAction.ALLOW, rules },
+      spec: {
+        selector: { matchLabels: { ...props.workload.podLabels } },
+        action: AuthorizationPolicySpecAction.ALLOW,
+        // Read at synthesis, so grants and routes declared later are included.
+        rules: Lazy.any({ produce: () => this.rules.map((rule) => rule()) }),
+      },
     });
-    this.rules = rules;
     this.istioNamespace = props.istioNamespace ?? 'istio-system';
     const ingress = () => [...this.ingressRules, ...(this.needsBaseline() ? baselineIngress(this.istioNamespace) : [])];
     const egress = () => [...this.egressRules, ...(this.needsBaseline() ? baselineEgress(this.istioNamespace) : [])];
@@ -137,9 +139,21 @@ export class WorkloadAccess extends Construct {
 
   /** Namespace of istiod, which the mesh baseline lets the sidecar reach. */
   readonly istioNamespace: string;
-  private readonly rules: AuthorizationPolicySpecRules[];
+  /** One AuthorizationPolicy rule per grant call, rendered at synthesis against the routes declared by then. */
+  private readonly rules: (() => AuthorizationPolicySpecRules)[] = [];
+  private readonly declared: Route[] = [];
   private readonly ingressRules: kplus.k8s.NetworkPolicyIngressRule[] = [];
   private readonly egressRules: kplus.k8s.NetworkPolicyEgressRule[] = [];
+
+  /** Every operation the workload declares (to keep templates from opening literal siblings). */
+  get declaredRoutes(): readonly Route[] {
+    return [...this.declared];
+  }
+
+  /** Declares one more operation of the workload, so grants of path templates leave it out unless they name it. */
+  declareRoute(route: Route): void {
+    this.declared.push(route);
+  }
 
   /** Lets `grant.from` in on `grant.port`, limited to `grant.routes` when given. */
   allow(grant: AccessGrant): void {
@@ -147,17 +161,18 @@ export class WorkloadAccess extends Construct {
       throw new Error(`WorkloadAccess '${this.node.id}': 'from' (${grant.from.displayName}) has no Istio principal: only mesh workloads can be granted access`);
     }
     this.grants.push(grant);
-    this.rules.push({
-      from: [{ source: { principals: [grant.from.principal], ...(grant.jwtIssuer && { requestPrincipals: [`${grant.jwtIssuer}/*`] }) } }],
-      to: operations(grant.port, grant.routes, this.declaredRoutes),
-    });
+    const principal = grant.from.principal;
+    this.rules.push(() => ({
+      from: [{ source: { principals: [principal], ...(grant.jwtIssuer && { requestPrincipals: [`${grant.jwtIssuer}/*`] }) } }],
+      to: operations(grant.port, grant.routes, this.declared),
+    }));
     this.allowIngress(grant.from, grant.port);
   }
 
   /** Lets anyone reach these routes over plain HTTP on `port` (e.g. a public JWKS document istiod fetches). */
   allowAnyone(port: number, routes: readonly Route[], from: AccessPeer): void {
     this.grants.push({ from, port, routes });
-    this.rules.push({ to: operations(port, routes, this.declaredRoutes) });
+    this.rules.push(() => ({ to: operations(port, routes, this.declared) }));
     this.allowIngress(from, port);
   }
 
@@ -174,7 +189,7 @@ export class WorkloadAccess extends Construct {
         ports: [{ port: kplus.k8s.IntOrString.fromNumber(port), protocol: 'TCP' }],
       });
     }
-    this.rules.push({ from: [{ source: { namespaces: [...namespaces] } }], to: operations(port, routes, this.declaredRoutes) });
+    this.rules.push(() => ({ from: [{ source: { namespaces: [...namespaces] } }], to: operations(port, routes, this.declared) }));
   }
 
   /** True unless a NamespaceSecurity in the same app already opens DNS, istiod and metrics for the whole namespace. */

@@ -1,5 +1,6 @@
 import { Chart, Size, Testing } from 'cdk8s';
 import { describe, expect, it } from 'vitest';
+import { EventTopic } from '../../constructs/event-topic.js';
 import { KafkaCluster, type KafkaClusterProps } from '../../constructs/kafka-cluster.js';
 import { versions } from '../../constructs/versions.js';
 import { find, synth } from '../support/manifests.js';
@@ -53,6 +54,22 @@ describe('KafkaCluster', () => {
     const topic = find(cluster().manifests, 'KafkaTopic', 'orders-events');
     expect(topic.metadata.labels).toMatchObject({ 'strimzi.io/cluster': 'events' });
     expect(topic.spec).toEqual({ topicName: 'orders.events', partitions: 6, replicas: 1, config: { 'retention.ms': 86_400_000, 'min.insync.replicas': 1 } });
+  });
+
+  it('places a topic declared outside the cluster in the cluster it references, with its replication and the default partitions and retention', () => {
+    const app = Testing.app();
+    const kafka = new KafkaCluster(new Chart(app, 'kafka', { namespace: 'kafka' }), 'events', { nodes: 3 });
+    const shop = new Chart(app, 'shop', { namespace: 'shop' });
+    const topic = new EventTopic(shop, 'payments', { cluster: kafka, topicName: 'payments.events' });
+    expect(topic.cluster).toBe(kafka);
+    const manifest = find(synth(shop), 'KafkaTopic', 'payments-events');
+    expect(manifest.metadata).toMatchObject({ namespace: 'kafka', labels: { 'strimzi.io/cluster': 'events' } });
+    expect(manifest.spec).toEqual({
+      topicName: 'payments.events',
+      partitions: 3,
+      replicas: 3,
+      config: { 'retention.ms': 604_800_000, 'min.insync.replicas': 2 },
+    });
   });
 
   it('exposes the bootstrap address of the Service Strimzi creates', () => {

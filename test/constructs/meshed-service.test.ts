@@ -1,4 +1,4 @@
-import { Chart, Testing } from 'cdk8s';
+import { Chart, Duration, Testing } from 'cdk8s';
 import { describe, expect, it } from 'vitest';
 import { MeshedService, type MeshedServiceProps } from '../../constructs/meshed-service.js';
 import { Callers } from '../../mesh/callers.js';
@@ -88,6 +88,34 @@ describe('MeshedService', () => {
 
   it('keeps one pod through voluntary disruptions', () => {
     expect(find(service(), 'PodDisruptionBudget', 'product').spec).toEqual({ maxUnavailable: 1, selector: { matchLabels: { app: 'product' } } });
+  });
+
+  it('routes and grants an operation added after construction, and keeps earlier template grants off its literal path', () => {
+    const chart = new Chart(Testing.app(), 'test', { namespace: 'shop' });
+    const user = new MeshedService(chart, 'user', { image: 'meshkit/user:dev', routes: [Route.read('/users/{id}')] });
+    const order = new MeshedService(chart, 'order', { image: 'meshkit/order:dev', callers: Callers.none(), routes: [Route.read('/orders')] });
+    user.allowFrom(order);
+    const me = Route.read('/users/me');
+    user.addRoute(me);
+    const web = new MeshedService(chart, 'web', { image: 'meshkit/web:dev', callers: Callers.none(), routes: [Route.read('/')] });
+    user.allowFrom(web, [me]);
+    const manifests = synth(chart);
+    expect(find(manifests, 'VirtualService', 'user').spec.http.map((r: { name: string }) => r.name)).toEqual(['get-users-id', 'get-users-me', 'fallback']);
+    const [orderRule, webRule] = find(manifests, 'AuthorizationPolicy', 'user').spec.rules;
+    // The grant to order came before /users/me was declared; rendered at synthesis, it still leaves /users/me out.
+    expect(orderRule.to).toEqual([{ operation: { ports: ['8080'], methods: ['GET', 'HEAD'], paths: ['/users/{*}'], notPaths: ['/users/me'] } }]);
+    expect(webRule).toMatchObject({ from: [{ source: { principals: ['cluster.local/ns/shop/sa/web'] } }], to: [{ operation: { paths: ['/users/me'] } }] });
+  });
+
+  it('refuses a bad route at the addRoute call, and a grant of a route it does not declare', () => {
+    const chart = new Chart(Testing.app(), 'test', { namespace: 'shop' });
+    const product = new MeshedService(chart, 'product', { image: 'meshkit/product:dev', callers: Callers.none(), routes: [Route.read('/products')] });
+    expect(() => product.addRoute(Route.read('/products', { timeout: Duration.millis(0) }))).toThrow(
+      "route 'GET|HEAD /products' is declared twice: remove one of them\n  - route 'GET|HEAD /products': 'timeout' (0ms) must be at least 1ms",
+    );
+    expect(() => product.allowFrom(product.peer, [Route.read('/stock')])).toThrow(
+      "allowFrom(product) names routes the service does not declare (GET|HEAD /stock): pass routes from its 'routes', or add them first with addRoute",
+    );
   });
 
   it('rejects an id that cannot be a Service name', () => {

@@ -54,6 +54,23 @@ describe('PostgresDatabase', () => {
     expect(pod.containers[0].securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
   });
 
+  it('names everything after its construct id, not after its owner', () => {
+    const { chart, order } = shop();
+    const store = new PostgresDatabase(chart, 'order-archive', { owner: order });
+    expect(store).toMatchObject({ name: 'order-archive', host: 'order-archive.shop.svc.cluster.local', databaseName: 'order', user: 'order', port: 5432 });
+    const manifests = synth(chart);
+    for (const kind of ['StatefulSet', 'Service', 'ServiceAccount', 'AuthorizationPolicy', 'NetworkPolicy'])
+      expect(find(manifests, kind, 'order-archive').kind).toBe(kind);
+    expect(PostgresDatabase.requiredSecrets(chart).map((s) => s.name)).toEqual(['order-db-credentials', 'order-archive-credentials']);
+  });
+
+  it('rejects an id that cannot be a Service name, suggesting one', () => {
+    const { chart, order } = shop();
+    expect(() => new PostgresDatabase(chart, 'Database', { owner: order })).toThrow(
+      "id 'Database' is used as the StatefulSet and Service name and must be a DNS label (lower case, digits, '-'): rename it, e.g. 'order-db'",
+    );
+  });
+
   it('rejects a volume too small for PostgreSQL', () => {
     const app = Testing.app();
     const chart = new Chart(app, 'shop', { namespace: 'shop' });

@@ -50,6 +50,44 @@ describe('ResiliencePolicy', () => {
     expect(fallback.retries.retryOn).toBe('connect-failure,refused-stream,reset-before-request');
   });
 
+  it('renders routes added after construction, after the declared ones and before the fallback', () => {
+    const chart = Testing.chart();
+    const payment = new ResiliencePolicy(chart, 'payment', {
+      service: 'payment',
+      namespace: 'shop',
+      port: 8080,
+      replicas: 2,
+      routes: [Route.read('/charges/{id}')],
+    });
+    const refund = Route.idempotentWrite('POST', '/charges/{id}/refund', { keyHeader: 'Idempotency-Key' });
+    payment.addRoute(refund);
+    expect(payment.routes).toEqual([payment.routes[0], refund]);
+    const vs = find(synth(chart), 'VirtualService', 'payment');
+    expect(vs.spec.http.map((r: { name: string }) => r.name)).toEqual(['get-charges-id', 'post-charges-id-refund', 'fallback']);
+    expect(vs.spec.http[1]).toMatchObject({
+      match: [{ method: { exact: 'POST' }, uri: { regex: '^/charges/[^/]+/refund$' }, headers: { 'idempotency-key': { regex: '.+' } } }],
+      retries: { attempts: 2, perTryTimeout: '0.9s' },
+    });
+  });
+
+  it('refuses a bad route at the addRoute call that adds it, naming the prop, value and fix', () => {
+    const chart = Testing.chart();
+    const payment = new ResiliencePolicy(chart, 'payment', {
+      service: 'payment',
+      namespace: 'shop',
+      port: 8080,
+      replicas: 2,
+      routes: [Route.read('/charges/{id}')],
+    });
+    const unsafe = Route.write('POST', '/charges', { retry: Retry.onGatewayErrors() });
+    expect(() => payment.addRoute(unsafe)).toThrow(
+      "ResiliencePolicy 'payment': addRoute(POST /charges): invalid props\n  - route 'POST /charges': 'retry' retries on gateway-error,reset but the route is not idempotent, so a retry can apply the write twice: use Retry.onConnectFailure(), or make it Route.idempotentWrite with a keyHeader the service deduplicates on",
+    );
+    expect(() => payment.addRoute(Route.read('/charges/{id}'))).toThrow("route 'GET|HEAD /charges/{id}' is declared twice: remove one of them");
+    expect(payment.routes.map((r) => r.description)).toEqual(['GET|HEAD /charges/{id}']);
+    expect(find(synth(chart), 'VirtualService', 'payment').spec.http.map((r: { name: string }) => r.name)).toEqual(['get-charges-id', 'fallback']);
+  });
+
   it('renders Retry.none() as attempts 0, which switches off Istio default retries', () => {
     const vs = find(policy({ routes: [Route.write('POST', '/charges', { retry: Retry.none() })] }), 'VirtualService', 'payment');
     expect(vs.spec.http[0].retries).toEqual({ attempts: 0 });
