@@ -109,7 +109,7 @@ export class PostgresDatabase extends Construct implements IPostgresDatabase {
   /** Only the owner gets in, on the PostgreSQL port, in both walls. */
   readonly access: WorkloadAccess;
   /** PostgreSQL port on the pod and the Service. */
-  readonly port = PORT;
+  readonly port: number = PORT;
 
   constructor(scope: Construct, id: string, props: PostgresDatabaseProps) {
     super(scope, id);

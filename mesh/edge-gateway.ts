@@ -65,8 +65,11 @@ export interface ExposeOptions {
 
 /** One operation routed from the edge. */
 export interface ExposedRoute {
+  /** The service the edge routes it to. */
   readonly service: IMeshedService;
+  /** The operation, one of the service's routes. */
   readonly route: Route;
+  /** Whether the edge refuses it without a valid JWT. */
   readonly requireJwt: boolean;
 }
 
