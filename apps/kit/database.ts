@@ -7,10 +7,10 @@ import type { Logger } from './logger.js';
 /** Runs SQL. Rows come back as plain objects; use `::int` casts for counts (pg returns int8 as text). */
 export interface Queryable {
   /**
-   * `prepareAs` names the statement so PostgreSQL parses and plans it once per connection rather
-   * than on every call: for a hot statement of fixed text (the outbox INSERT). One text per name.
+   * On PostgreSQL a statement with parameters is prepared once per connection (named after its
+   * text) and its plan reused, rather than parsed and planned on every call.
    */
-  query<T = Record<string, unknown>>(sql: string, params?: readonly unknown[], prepareAs?: string): Promise<T[]>;
+  query<T = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<T[]>;
   /** Runs several statements without parameters (migrations). */
   exec(sql: string): Promise<void>;
 }
@@ -71,13 +71,43 @@ const UNAVAILABLE_MESSAGE = /^(timeout exceeded when trying to connect|Connectio
 export function databaseError(err: unknown): unknown {
   if (!(err instanceof Error) || err instanceof AppError) return err;
   const code = (err as { code?: unknown }).code;
-  if (typeof code === 'string' && (UNAVAILABLE_SQLSTATE.test(code) || UNAVAILABLE_ERRNO.has(code))) return new DatabaseUnavailableError(err);
+  if (typeof code === 'string' && (UNAVAILABLE_SQLSTATE.test(code) || UNAVAILABLE_ERRNO.has(code) || isStalePlan(err)))
+    return new DatabaseUnavailableError(err);
   return UNAVAILABLE_MESSAGE.test(err.message) ? new DatabaseUnavailableError(err) : err;
 }
 
 const rethrowDatabaseError = (err: unknown): never => {
   throw databaseError(err);
 };
+
+/**
+ * Names for prepared statements, one per statement text. Parsing and planning were over half of
+ * PostgreSQL's time for the saga's statements (issue 17: parse + bind of unnamed statements vs
+ * execute, in the server's log); a named statement is parsed once per connection and, after a few
+ * runs, executed with its cached generic plan. The texts are the services' own constants, so the
+ * set stays small.
+ */
+class StatementNames {
+  private readonly names = new Map<string, string>();
+
+  of(sql: string): string {
+    let name = this.names.get(sql);
+    if (name === undefined) {
+      name = `meshkit_${this.names.size}`;
+      this.names.set(sql, name);
+    }
+    return name;
+  }
+}
+
+/**
+ * A prepared statement whose row type a schema change altered under a running replica (another
+ * replica's migration): PostgreSQL refuses that one execution (feature_not_supported) and plans it
+ * afresh for the next, so it is answered as "try again".
+ */
+function isStalePlan(err: unknown): boolean {
+  return (err as { code?: unknown }).code === '0A000' && /cached plan must not change result type/.test((err as Error).message ?? '');
+}
 
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
   if (options.url) return openPostgres(options.url, options.logger, options.poolSize ?? 5, options.connectTimeoutMs ?? 3000);
@@ -94,15 +124,14 @@ function openPostgres(url: string, logger: Logger, max: number, connectTimeoutMs
     statement_timeout: 5000,
     application_name: process.env['SERVICE_NAME'] ?? 'meshkit',
   });
+  const statements = new StatementNames();
   // An idle client can lose its connection (database restart); without a listener that would crash the process.
   pool.on('error', (err) => logger.warn({ err }, 'idle database connection failed'));
   const queryable = (client: pg.Pool | pg.PoolClient): Queryable => ({
-    query: async <T>(sql: string, params?: readonly unknown[], prepareAs?: string) =>
+    query: async <T>(sql: string, params?: readonly unknown[]) =>
       (
         await (
-          prepareAs === undefined
-            ? client.query(sql, params as unknown[] | undefined)
-            : client.query({ name: prepareAs, text: sql, values: params as unknown[] | undefined })
+          params === undefined || params.length === 0 ? client.query(sql) : client.query({ name: statements.of(sql), text: sql, values: params as unknown[] })
         ).catch(rethrowDatabaseError)
       ).rows as T[],
     exec: async (sql) => {

@@ -59,14 +59,14 @@ export interface NewEvent<T> {
  */
 export async function recordEvent<T>(tx: Queryable, event: NewEvent<T>): Promise<EventEnvelope<T>> {
   const { envelope, params } = outboxEntry(event);
-  await tx.query(INSERT_EVENT, params, 'meshkit_outbox_insert');
+  await tx.query(INSERT_EVENT, params);
   return envelope;
 }
 
 /** The outbox columns an event fills, in the order of `outboxEntry(...).params`. */
 export const OUTBOX_COLUMNS = 'event_id, topic, message_key, event_type, payload, headers';
 
-/** recordEvent's statement, prepared once per connection: one per state change, the hottest write of the outbox. */
+/** recordEvent's statement: one per state change, the hottest write of the outbox. */
 const INSERT_EVENT = `INSERT INTO outbox (${OUTBOX_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)`;
 
 /**
