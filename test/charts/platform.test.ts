@@ -3,6 +3,7 @@ import { budgetLines, totalRequests } from '../../charts/resource-budget.js';
 import { callGraph, meshRoute, namespaces, resourceBudget, services, topics } from '../../charts/platform.js';
 import * as contract from '../../contract/index.js';
 import { checkCrossReferences } from '../../analysis/cross-references.js';
+import { platformEnv } from '../../local/dev/wiring.js';
 import { find } from '../support/manifests.js';
 import { synthPlatform } from '../support/platform.js';
 
@@ -106,6 +107,21 @@ describe('the platform model', () => {
     for (const topic of topics) {
       expect(topic.producers.length).toBeGreaterThan(0);
       for (const s of [...topic.producers, ...topic.consumers]) expect(names).toContain(s);
+    }
+  });
+
+  it("gives local/dev's processes the pods' own wiring: the same variables and values, with local addresses", () => {
+    const urls = Object.fromEntries(services.map((s) => [s.name, `http://${s.name}.${namespaces.shop}.svc.cluster.local:8080`])) as Record<
+      contract.ServiceName,
+      string
+    >;
+    for (const { name } of services) {
+      const env: { name: string; value?: string }[] = find(objects, 'Deployment', name).spec.template.spec.containers[0].env;
+      const brokers = env.find((e) => e.name === contract.envNames.kafkaBrokers)?.value;
+      // Ports and the database are each runner's own business (the library's in a pod, the launcher's locally).
+      const own = new Set<string>([contract.envNames.port, contract.envNames.adminPort, contract.envNames.databaseUrl]);
+      const pod = Object.fromEntries(env.filter((e) => !own.has(e.name) && !e.name.startsWith('DATABASE_')).map((e) => [e.name, e.value]));
+      expect(platformEnv(name, { urls, ...(brokers ? { kafkaBrokers: brokers.split(',') } : {}) }), name).toEqual(pod);
     }
   });
 
