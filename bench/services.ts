@@ -151,6 +151,7 @@ async function main(): Promise<void> {
         { id: 'kitNoMetrics', variant: 'kit-no-metrics', traced: false },
         { id: 'kitNoAccessLog', variant: 'kit-no-log', traced: false },
         { id: 'kitNoValidation', variant: 'kit-no-validation', traced: false },
+        { id: 'kitNoAsyncContext', variant: 'kit-no-async-context', traced: false },
       ];
       const read: Record<string, unknown> = {};
       const productDb = await infra.postgres.createDatabase('bench_read_product');
@@ -186,6 +187,7 @@ async function main(): Promise<void> {
           metrics: f(arms['kitNoMetrics'], arms['kit']),
           accessLog: f(arms['kitNoAccessLog'], arms['kit']),
           validation: f(arms['kitNoValidation'], arms['kit']),
+          asyncContext: f(arms['kitNoAsyncContext'], arms['kit']),
           traceHeadersPresent: f(arms['kit'], arms['kit+traceHeaders']),
         });
         read[store] = {
