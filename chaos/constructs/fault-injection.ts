@@ -41,8 +41,11 @@ export interface DelayFaultOptions {
 
 /**
  * An Istio HTTP fault (https://istio.io/latest/docs/reference/config/networking/virtual-service/#HTTPFaultInjection).
- * Istio's documented limit: "timeouts or retries will not be enabled when faults are enabled"
- * on a route, so a faulted route shows what the client sees without the mesh's help.
+ * Istio documents that "timeouts or retries will not be enabled when faults are enabled" on a
+ * route. On real Envoy (Istio 1.30, test/mesh-runtime/edge-faults.ts) the route keeps its retry
+ * policy and timeout in the config, and the effect is the same for another reason: Envoy's fault
+ * filter answers an abort before the router (so it is never retried) and holds a delayed request
+ * before the router starts the route's timeout (so the delay is not cut).
  */
 export class Fault {
   /** Answers `percent`% of requests with `httpStatus` (503) without forwarding them. */
@@ -145,8 +148,8 @@ export interface InjectedFault {
  * A VirtualService on the edge gateway for a dedicated host, with a faulted copy of
  * chosen exposed operations: same match, destination, timeout and retries as the edge's
  * own route, plus an Istio `fault`. Requests with `Host: <host>` get the fault; every other
- * request is untouched. The copy keeps the route's retries and timeout on purpose: Istio
- * disables both on a faulted route, and the chaos scenario shows that honestly.
+ * request is untouched. The copy keeps the route's retries and timeout on purpose: they do not
+ * act on what the fault does (see Fault), and the chaos scenario shows that honestly.
  *
  * ```ts
  * const faults = new EdgeFaultInjection(chart, 'edge-faults', { edge: shop.edge, host: 'faults.chaos.meshkit.local' });

@@ -12,8 +12,8 @@ const delayMs = delay.fixedDelay.toMilliseconds();
 /**
  * 4. Istio fault injection at the edge (dist/chaos/edge-faults.yaml): on a dedicated host,
  * GET /products is aborted 50% with 503 and GET /products/{id} is delayed 3 s. The known
- * limit, shown as it is: Istio disables retries and timeouts on a faulted route, so the
- * aborts reach the client unretried and the delay is not cut by the route's 2 s timeout.
+ * limit, shown as it is: the fault filter acts before Envoy's router, so the aborts reach the
+ * client unretried and the delay is not cut by the route's 2 s timeout (see Fault).
  * The same operations through the shipped host are untouched.
  */
 export const edgeFault: Scenario = {
