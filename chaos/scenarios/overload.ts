@@ -37,7 +37,7 @@ export const overload: Scenario = {
         ]
       : env.mode === 'mesh'
         ? [
-            'the limits are the shipped DestinationRule of product, enforced by the gateway’s Envoy for its calls to product. On one 2-core machine the whole mesh serves far less than 450 product reads/s, so the pool already sheds at baseline and the verdict is INCONCLUSIVE there (chaos/README.md, mesh figures): the shedding itself shows in the UO and pending-overflow rows.',
+            'the limits are the shipped DestinationRule of product, enforced by the gateway’s Envoy for its calls to product. At 450/s the load generator and the whole mesh share this machine’s cores: compare the baseline’s own p99 with the shed answers’ (chaos/README.md, mesh figures); on a loaded machine the pool sheds already at baseline (INCONCLUSIVE).',
           ]
         : [
             'the load runs from this machine through the kind gateway; the limits are the shipped DestinationRule of product, enforced by the gateway’s Envoy for its calls to product.',
