@@ -1,11 +1,17 @@
-import { Agent, request, type OutgoingHttpHeaders } from 'node:http';
+// The benchmarks' load runs on the one load generator (load/: sender, open and closed loops, target
+// guard): a warm-up left out of the figures, then a measured window tallied by status.
+import type { Agent } from 'node:http';
 import { LatencyHistogram, type LatencySummary } from '../../load/histogram.js';
+import { loadAgent, send, type PreparedRequest } from '../../load/http.js';
+import { closedLoop as runClosedLoop, openLoop as runOpenLoop } from '../../load/loops.js';
+import { checkTarget, type AllowedTarget } from '../../load/targets.js';
 
 /** One request to send; built fresh for each send so bodies and headers can vary. */
 export interface RequestSpec {
   readonly method: string;
   readonly path: string;
-  readonly headers?: OutgoingHttpHeaders;
+  readonly headers?: Readonly<Record<string, string>>;
+  /** Already serialized (JSON by default content type). */
   readonly body?: string;
 }
 
@@ -37,38 +43,14 @@ export interface LoadResult {
 
 const REQUEST_TIMEOUT_MS = 30_000;
 
-function assertLoopback(baseUrl: string): URL {
-  const url = new URL(baseUrl);
-  if (!['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname) || url.protocol !== 'http:') {
-    throw new Error(`'baseUrl' (${baseUrl}) must be a plain-HTTP loopback address: the benchmarks only load this machine`);
-  }
-  return url;
-}
-
-/** Sends one request; resolves with the status, or -1 for a transport error or timeout. Never rejects. */
-function send(agent: Agent, url: URL, spec: RequestSpec): Promise<number> {
-  return new Promise((resolve) => {
-    let settled = false;
-    const done = (status: number) => {
-      if (!settled) {
-        settled = true;
-        resolve(status);
-      }
-    };
-    const headers: OutgoingHttpHeaders = { ...spec.headers };
-    if (spec.body !== undefined) {
-      headers['content-type'] ??= 'application/json';
-      headers['content-length'] = Buffer.byteLength(spec.body);
-    }
-    const req = request({ agent, host: url.hostname, port: url.port, method: spec.method, path: spec.path, headers, timeout: REQUEST_TIMEOUT_MS }, (res) => {
-      res.on('data', () => undefined);
-      res.on('end', () => done(res.statusCode ?? -1));
-      res.on('error', () => done(-1));
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', () => done(-1));
-    req.end(spec.body);
-  });
+/**
+ * Sends one spec with the shared sender, its answer's body drained unread (the benchmark judges
+ * by status: the client's CPU counts against the server on a shared machine). Resolves with the
+ * status, or -1 for a transport error or timeout.
+ */
+function sendSpec(target: AllowedTarget, agent: Agent, spec: RequestSpec): Promise<number> {
+  const prepared: PreparedRequest = spec.body === undefined ? spec : { method: spec.method, path: spec.path, ...(spec.headers ? { headers: spec.headers } : {}), rawBody: spec.body };
+  return send(target, prepared, { agent, timeoutMs: REQUEST_TIMEOUT_MS, discardBody: true }).then((answer) => (answer.status === 0 ? -1 : answer.status));
 }
 
 class Tally {
@@ -86,7 +68,7 @@ class Tally {
     if (status === -1) this.transportErrors += 1;
     if (status !== -1 && this.ok(status)) {
       this.completed += 1;
-      // An open-loop request sent up to 1 ms before it was due can be answered before then.
+      // Never negative but for rounding: an open-loop request leaves when due or later.
       this.latency.record(Math.max(0, latencyMs));
     } else {
       this.failed += 1;
@@ -123,34 +105,28 @@ export interface ClosedLoopOptions {
  * at that concurrency.
  */
 export async function closedLoop(target: LoadTarget, options: ClosedLoopOptions): Promise<LoadResult> {
-  const url = assertLoopback(target.baseUrl);
-  const agent = new Agent({ keepAlive: true, maxSockets: options.connections });
+  const checked = checkTarget(target.baseUrl);
+  const agent = loadAgent(options.connections);
   const ok = target.ok ?? ((s: number) => s >= 200 && s < 300);
   let tally = new Tally(ok);
-  const start = performance.now();
-  const warmEnd = start + options.warmupMs;
-  const end = warmEnd + options.durationMs;
+  const warmEnd = performance.now() + options.warmupMs;
   let measuredFrom = warmEnd;
   let warm = options.warmupMs <= 0;
-  let totalSent = 0;
-  const worker = async () => {
-    for (let i = 0; i < 100_000_000; i += 1) {
-      const now = performance.now();
-      if (now >= end) return;
-      if (!warm && now >= warmEnd) {
+  const totalSent = await runClosedLoop({
+    connections: options.connections,
+    durationMs: options.warmupMs + options.durationMs,
+    fire: () => {
+      const began = performance.now();
+      if (!warm && began >= warmEnd) {
         warm = true;
         tally = new Tally(ok);
-        measuredFrom = now;
+        measuredFrom = began;
       }
       const own = tally;
       own.sent += 1;
-      totalSent += 1;
-      const began = performance.now();
-      const status = await send(agent, url, target.next());
-      own.add(status, performance.now() - began);
-    }
-  };
-  await Promise.all(Array.from({ length: options.connections }, worker));
+      return sendSpec(checked, agent, target.next()).then((status) => own.add(status, performance.now() - began));
+    },
+  });
   const seconds = (performance.now() - measuredFrom) / 1000;
   agent.destroy();
   return tally.result(seconds, totalSent);
@@ -173,36 +149,28 @@ export interface OpenLoopOptions {
  * not hidden by the generator waiting for it (no coordinated omission).
  */
 export async function openLoop(target: LoadTarget, options: OpenLoopOptions): Promise<LoadResult> {
-  const url = assertLoopback(target.baseUrl);
-  const agent = new Agent({ keepAlive: true, maxSockets: options.maxSockets });
+  const checked = checkTarget(target.baseUrl);
+  const agent = loadAgent(options.maxSockets);
   const ok = target.ok ?? ((s: number) => s >= 200 && s < 300);
-  const maxInFlight = options.maxInFlight ?? 5000;
   const warmup = new Tally(ok);
   const measured = new Tally(ok);
-  const intervalMs = 1000 / options.rate;
-  const total = Math.round(((options.warmupMs + options.durationMs) / 1000) * options.rate);
   const warmCount = Math.round((options.warmupMs / 1000) * options.rate);
-  const start = performance.now();
-  let inFlight = 0;
-  for (let i = 0; i < total; i += 1) {
-    const due = start + i * intervalMs;
-    const wait = due - performance.now();
-    if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
-    const tally = i < warmCount ? warmup : measured;
-    tally.sent += 1;
-    if (inFlight >= maxInFlight) {
+  const tallyOf = (index: number) => (index < warmCount ? warmup : measured);
+  await runOpenLoop({
+    ratePerSecond: options.rate,
+    durationMs: options.warmupMs + options.durationMs,
+    maxInFlight: options.maxInFlight ?? 5000,
+    fire: (index, dueAt) => {
+      const tally = tallyOf(index);
+      tally.sent += 1;
+      return sendSpec(checked, agent, target.next()).then((status) => tally.add(status, performance.now() - dueAt));
+    },
+    dropped: (index) => {
+      const tally = tallyOf(index);
+      tally.sent += 1;
       tally.add(-1, 0);
-      continue;
-    }
-    inFlight += 1;
-    void send(agent, url, target.next()).then((status) => {
-      inFlight -= 1;
-      tally.add(status, performance.now() - due);
-    });
-  }
-  // Every send settles within its timeout; wait for the stragglers, bounded.
-  const drainUntil = performance.now() + REQUEST_TIMEOUT_MS + 1000;
-  while (inFlight > 0 && performance.now() < drainUntil) await new Promise((resolve) => setTimeout(resolve, 20));
+    },
+  }).done;
   agent.destroy();
   return measured.result(options.durationMs / 1000, warmup.sent + measured.sent, options.rate);
 }
