@@ -27,7 +27,12 @@ export default tseslint.config(
   // The contract is the ground floor: anything may import it, and it imports nothing but itself.
   {
     files: ['contract/**/*.ts'],
-    rules: { 'no-restricted-imports': ['error', { patterns: [{ regex: '^(?!\\./)', message: 'the floors: contract/ imports nothing but itself (eslint.config.js)' }] }] },
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ regex: '^(?!\\./)', message: 'the floors: contract/ imports nothing but itself (eslint.config.js)' }] },
+      ],
+    },
   },
   // The services may use one file of the library: the path matcher the mesh enforces (mesh/istio-match.ts, dependency-free).
   {
@@ -35,7 +40,15 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': [
         'error',
-        { patterns: [...above('constructs', 'charts', 'infra', 'test', ...tools), { group: ['**/mesh/**', 'mesh/**', '!**/mesh/istio-match.js'], message: 'the floors: apps/ may import only mesh/istio-match.js of mesh/ (eslint.config.js)' }] },
+        {
+          patterns: [
+            ...above('constructs', 'charts', 'infra', 'test', ...tools),
+            {
+              group: ['**/mesh/**', 'mesh/**', '!**/mesh/istio-match.js'],
+              message: 'the floors: apps/ may import only mesh/istio-match.js of mesh/ (eslint.config.js)',
+            },
+          ],
+        },
       ],
     },
   },

@@ -106,9 +106,7 @@ function templateOfRegex(regex: string | undefined): string | undefined {
 }
 
 function owningService(model: MeshModel, namespace: string, labels: Readonly<Record<string, string>>): ServiceHost | undefined {
-  return [...model.services.values()].find(
-    (s) => s.namespace === namespace && s.selector && Object.keys(s.selector).length > 0 && selects(s.selector, labels),
-  );
+  return [...model.services.values()].find((s) => s.namespace === namespace && s.selector && Object.keys(s.selector).length > 0 && selects(s.selector, labels));
 }
 
 /**

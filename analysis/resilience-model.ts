@@ -205,17 +205,15 @@ export function buildMeshModel(objects: readonly KubeObject[], defaultNamespace 
     const target = o.spec?.scaleTargetRef;
     if (target?.kind && target?.name) hpaMin.set(`${target.kind} ${ns(o)}/${target.name}`, Number(o.spec?.minReplicas ?? 1));
   }
-  const workloads: Workload[] = objects
-    .filter(isWorkload)
-    .map((o) => {
-      const ref = refOf(o);
-      const fromHpa = hpaMin.get(`${o.kind} ${ref.namespace}/${ref.name}`);
-      const replicas = fromHpa ?? Number(o.spec?.replicas ?? 1);
-      const replicasFrom = fromHpa !== undefined ? 'HPA minReplicas' : o.spec?.replicas !== undefined ? 'spec.replicas' : 'default replicas';
-      const env: Record<string, string> = {};
-      for (const e of (o.spec?.template?.spec?.containers?.[0]?.env ?? []) as any[]) if (typeof e.value === 'string') env[e.name] = e.value;
-      return { ref, podLabels: podLabelsOf(o), replicas, replicasFrom, env };
-    });
+  const workloads: Workload[] = objects.filter(isWorkload).map((o) => {
+    const ref = refOf(o);
+    const fromHpa = hpaMin.get(`${o.kind} ${ref.namespace}/${ref.name}`);
+    const replicas = fromHpa ?? Number(o.spec?.replicas ?? 1);
+    const replicasFrom = fromHpa !== undefined ? 'HPA minReplicas' : o.spec?.replicas !== undefined ? 'spec.replicas' : 'default replicas';
+    const env: Record<string, string> = {};
+    for (const e of (o.spec?.template?.spec?.containers?.[0]?.env ?? []) as any[]) if (typeof e.value === 'string') env[e.name] = e.value;
+    return { ref, podLabels: podLabelsOf(o), replicas, replicasFrom, env };
+  });
 
   const virtualServices: VirtualServiceModel[] = objects
     .filter((o) => o.kind === 'VirtualService')

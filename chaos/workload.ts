@@ -208,7 +208,8 @@ const readConcurrency = 8;
 /** `read` of every item, `readConcurrency` at a time, results in order. */
 export async function inBatches<T, R>(items: readonly T[], read: (item: T) => Promise<R>): Promise<R[]> {
   const results: R[] = [];
-  for (let start = 0; start < items.length; start += readConcurrency) results.push(...(await Promise.all(items.slice(start, start + readConcurrency).map(read))));
+  for (let start = 0; start < items.length; start += readConcurrency)
+    results.push(...(await Promise.all(items.slice(start, start + readConcurrency).map(read))));
   return results;
 }
 

@@ -125,7 +125,9 @@ export function send(target: AllowedTarget, prepared: PreparedRequest, options: 
         size += chunk.length;
         if (size <= maxBodyBytes) chunks.push(chunk);
       });
-      res.on('end', () => finish({ status: res.statusCode ?? 0, headers: res.headers, body: decode(chunks, res.headers['content-type']), latencyMs: elapsed() }));
+      res.on('end', () =>
+        finish({ status: res.statusCode ?? 0, headers: res.headers, body: decode(chunks, res.headers['content-type']), latencyMs: elapsed() }),
+      );
     });
     const timer = setTimeout(() => {
       finish({ status: 0, headers: {}, body: '', latencyMs: elapsed(), error: 'timeout' });

@@ -89,7 +89,14 @@ export function planPlatform(charts: readonly ChartObjects[], secrets: readonly 
     }
     // A pod created before istiod's injection webhook runs would start without its sidecar.
     if (ns !== undefined && injected.has(ns) && isWorkload(object)) operators.add('istio');
-    return { key: keyOf(object), chart, object, dependsOn: dependenciesOf(object, all).sort(), operators: [...operators].sort(), ...(secretKeys ? { secretKeys } : {}) };
+    return {
+      key: keyOf(object),
+      chart,
+      object,
+      dependsOn: dependenciesOf(object, all).sort(),
+      operators: [...operators].sort(),
+      ...(secretKeys ? { secretKeys } : {}),
+    };
   });
   return topologicalOrder(planned);
 }

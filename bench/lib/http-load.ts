@@ -49,7 +49,8 @@ const REQUEST_TIMEOUT_MS = 30_000;
  * status, or -1 for a transport error or timeout.
  */
 function sendSpec(target: AllowedTarget, agent: Agent, spec: RequestSpec): Promise<number> {
-  const prepared: PreparedRequest = spec.body === undefined ? spec : { method: spec.method, path: spec.path, ...(spec.headers ? { headers: spec.headers } : {}), rawBody: spec.body };
+  const prepared: PreparedRequest =
+    spec.body === undefined ? spec : { method: spec.method, path: spec.path, ...(spec.headers ? { headers: spec.headers } : {}), rawBody: spec.body };
   return send(target, prepared, { agent, timeoutMs: REQUEST_TIMEOUT_MS, discardBody: true }).then((answer) => (answer.status === 0 ? -1 : answer.status));
 }
 

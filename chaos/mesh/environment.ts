@@ -94,9 +94,12 @@ export function meshEnvironment(options: MeshEnvironmentOptions): ChaosEnvironme
     const timeoutMs = options.pushTimeoutMs ?? 20_000;
     for (;;) {
       const routes = await proxyOf(meshGateway(shop.pods()).name).admin('/config_dump?resource=dynamic_route_configs');
-      if (hosts.every((h) => routes.includes(`"${h}`) === present)) return `; the gateway's Envoy ${present ? 'had' : 'dropped'} ${hosts.join(', ')} after ${Date.now() - began} ms`;
+      if (hosts.every((h) => routes.includes(`"${h}`) === present))
+        return `; the gateway's Envoy ${present ? 'had' : 'dropped'} ${hosts.join(', ')} after ${Date.now() - began} ms`;
       if (Date.now() - began > timeoutMs)
-        throw new Error(`the gateway's Envoy did not ${present ? 'receive' : 'drop'} routes for ${hosts.join(', ')} within ${timeoutMs / 1000}s (istiod: see its log)`);
+        throw new Error(
+          `the gateway's Envoy did not ${present ? 'receive' : 'drop'} routes for ${hosts.join(', ')} within ${timeoutMs / 1000}s (istiod: see its log)`,
+        );
       await sleep(250);
     }
   };
@@ -123,7 +126,9 @@ export function meshEnvironment(options: MeshEnvironmentOptions): ChaosEnvironme
           if (back)
             return `restarted and ready: ${killed.map((k) => `${k.pod}/${k.container.name} (pid ${k.container.process!.pid}, restart ${k.container.restartCount})`).join(', ')}`;
           if (Date.now() > deadline) {
-            const state = killed.map((k) => `${k.pod}/${k.container.name}: restarts ${k.container.restartCount}, ready ${k.container.ready}, last exit ${k.container.lastExit ?? '-'}`);
+            const state = killed.map(
+              (k) => `${k.pod}/${k.container.name}: restarts ${k.container.restartCount}, ready ${k.container.ready}, last exit ${k.container.lastExit ?? '-'}`,
+            );
             throw new Error(`${what} not back within ${Math.round(timeoutMs / 1000)}s: ${state.join('; ')}`);
           }
           await sleep(500);
@@ -145,7 +150,9 @@ export function meshEnvironment(options: MeshEnvironmentOptions): ChaosEnvironme
       await httpInPod(pod, 'DELETE', admin('/admin/chaos'));
     },
     serviceMetrics: (service) =>
-      serviceMetricsCollector(service, async () => servicePods(service).map((pod) => ({ source: pod.name, read: () => httpInPod(pod.name, 'GET', admin('/metrics')) }))),
+      serviceMetricsCollector(service, async () =>
+        servicePods(service).map((pod) => ({ source: pod.name, read: () => httpInPod(pod.name, 'GET', admin('/metrics')) })),
+      ),
     envoy: (from, to) =>
       envoyStatsCollector({
         name: `Envoy stats of ${from === 'gateway' ? 'the ingress gateway' : `${from}'s sidecars`} → ${to}`,
@@ -170,7 +177,8 @@ export function meshEnvironment(options: MeshEnvironmentOptions): ChaosEnvironme
         remove: async () => {
           const removed: string[] = [];
           for (const o of [...objects].reverse())
-            if (await shop.kube.delete(o.apiVersion, o.kind, o.metadata.name, o.metadata.namespace)) removed.push(`${o.kind} ${o.metadata.namespace}/${o.metadata.name}`);
+            if (await shop.kube.delete(o.apiVersion, o.kind, o.metadata.name, o.metadata.namespace))
+              removed.push(`${o.kind} ${o.metadata.namespace}/${o.metadata.name}`);
           return `deleted ${removed.join(', ') || 'nothing (already gone)'}${await awaitGatewayRoutes(hosts, false)}`;
         },
       };
@@ -210,4 +218,3 @@ export function meshEnvironment(options: MeshEnvironmentOptions): ChaosEnvironme
     close: options.close ?? (async () => undefined),
   };
 }
-

@@ -97,7 +97,9 @@ export const kafkaBrokerKill: Scenario = {
     env.mode === 'local'
       ? ['local mode stops a broker of the run’s own (SIGTERM, then SIGKILL after 30 s) and starts it again with the same data at the end of the fault phase.']
       : env.mode === 'mesh'
-        ? ['the broker’s process is killed (SIGKILL); the kubelet restarts it on the same volume. The fault phase lasts until it is ready again (up to the restore timeout).']
+        ? [
+            'the broker’s process is killed (SIGKILL); the kubelet restarts it on the same volume. The fault phase lasts until it is ready again (up to the restore timeout).',
+          ]
         : [
             'the broker pod is deleted with grace period 0; Strimzi starts a new one on the same volume. The fault phase lasts until it is ready again (up to the restore timeout).',
           ],

@@ -107,7 +107,10 @@ describe('the app and the mesh match paths alike', () => {
       expect(res.status).toBe(200);
       expect(received).toEqual([{ id: 'a/b c' }]);
       const malformed = await fetch(`http://127.0.0.1:${(probe.address() as AddressInfo).port}/products/%E0%A4%A`);
-      expect({ status: malformed.status, code: ((await malformed.json()) as { error: { code: string } }).error.code }).toEqual({ status: 400, code: 'BAD_REQUEST' });
+      expect({ status: malformed.status, code: ((await malformed.json()) as { error: { code: string } }).error.code }).toEqual({
+        status: 400,
+        code: 'BAD_REQUEST',
+      });
     } finally {
       probe.close();
     }

@@ -57,7 +57,7 @@ describe('LatencyHistogram', () => {
     expect([merged.count, merged.minMs, merged.maxMs, merged.percentile(99)]).toEqual([all.count, all.minMs, all.maxMs, all.percentile(99)]);
   });
 
-  it("summarizes for a benchmark: exact count, mean, min and max, percentiles within 1%, NaN when empty", () => {
+  it('summarizes for a benchmark: exact count, mean, min and max, percentiles within 1%, NaN when empty', () => {
     const h = new LatencyHistogram();
     for (let i = 1; i <= 1000; i++) h.record(i);
     const s = h.summary();

@@ -9,8 +9,13 @@ const byKey = new Map(objects.map((o) => [keyOf(o), o]));
 describe('the deploy order of the shipped platform', () => {
   it('finds what the workloads wait for: the database before its service, the callee before the caller, topics before their users', () => {
     const deps = (kind: string, name: string) =>
-      dependenciesOf(objects.find((o) => o.kind === kind && o.metadata.name === name)!, objects).map((k) => `${byKey.get(k)!.kind}/${byKey.get(k)!.metadata.name}`);
-    expect(deps('Deployment', 'order')).toEqual(expect.arrayContaining(['Namespace/shop', 'StatefulSet/order-db', 'Deployment/payment', 'Deployment/user', 'Kafka/meshkit']));
+      dependenciesOf(
+        objects.find((o) => o.kind === kind && o.metadata.name === name)!,
+        objects,
+      ).map((k) => `${byKey.get(k)!.kind}/${byKey.get(k)!.metadata.name}`);
+    expect(deps('Deployment', 'order')).toEqual(
+      expect.arrayContaining(['Namespace/shop', 'StatefulSet/order-db', 'Deployment/payment', 'Deployment/user', 'Kafka/meshkit']),
+    );
     expect(deps('Deployment', 'order')).toContainEqual(expect.stringMatching(/^KafkaTopic\//));
     expect(deps('VirtualService', 'payment')).toContain('DestinationRule/payment');
   });
