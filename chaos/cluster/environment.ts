@@ -1,10 +1,8 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { ServiceName } from '../../charts/platform.js';
-import { parseObjects } from '../../manifests/parse.js';
 import type { ChaosEnvironment, Outage } from '../environment.js';
 import { envoyStatsCollector, prometheusCollector, serviceMetricsCollector } from '../metrics/sources.js';
 import type { ClusterAccess, PodInfo } from './kube.js';
+import { loadChaosResources } from '../synth.js';
 
 export interface ClusterEnvironmentOptions {
   readonly access: ClusterAccess;
@@ -89,16 +87,8 @@ export function clusterEnvironment(options: ClusterEnvironmentOptions): ChaosEnv
       ? (to) => prometheusCollector({ baseUrl: options.prometheusUrl!, destinationService: to, sourceWorkload: 'istio-ingressgateway' })
       : undefined,
     applyResources: async (name) => {
-      const file = join(options.resourcesDir, `${name}.yaml`);
-      let text: string;
-      try {
-        text = readFileSync(file, 'utf8');
-      } catch {
-        throw new Error(`${file} is missing: run \`make chaos\` (it synthesizes dist/chaos/) or \`npm run chaos -- synth\``);
-      }
-      const objects = parseObjects(text, file);
+      const { objects, names } = loadChaosResources(options.resourcesDir, name);
       await access.apply(objects);
-      const names = objects.map((o) => `${o.kind} ${o.metadata.namespace}/${o.metadata.name}`).join(', ');
       return { description: `applied ${names}`, remove: async () => `deleted ${(await access.remove(objects)).join(', ') || 'nothing (already gone)'}` };
     },
     killKafkaBroker: () => outage(namespaces.kafka, `strimzi.io/cluster=${options.kafkaCluster},strimzi.io/broker-role=true`, 'Kafka broker'),

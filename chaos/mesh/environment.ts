@@ -1,13 +1,11 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { ServiceName } from '../../charts/platform.js';
-import { parseObjects } from '../../manifests/parse.js';
 import type { KubeObject } from '../../infra/kube-client.js';
 import type { LocalPod } from '../../local/mesh/kubelet.js';
 import type { MeshShop } from '../../local/mesh/mesh-shop.js';
 import { inPodHttpScript } from '../cluster/kube.js';
 import type { AppliedResources, ChaosEnvironment, Outage } from '../environment.js';
 import { envoyStatsCollector, serviceMetricsCollector } from '../metrics/sources.js';
+import { loadChaosResources } from '../synth.js';
 
 /** What the chaos runner uses of a running mesh shop (local/mesh/mesh-shop.ts). */
 export type MeshShopHandle = Pick<MeshShop, 'kube' | 'pods' | 'exec' | 'gatewayUrl'>;
@@ -161,16 +159,8 @@ export function meshEnvironment(options: MeshEnvironmentOptions): ChaosEnvironme
         stats: (pod) => proxyOf(pod).admin(`/stats?filter=${encodeURIComponent('^cluster\\.outbound\\|')}`),
       }),
     applyResources: async (name): Promise<AppliedResources> => {
-      const file = join(options.resourcesDir, `${name}.yaml`);
-      let text: string;
-      try {
-        text = readFileSync(file, 'utf8');
-      } catch {
-        throw new Error(`${file} is missing: run \`make chaos\` (it synthesizes dist/chaos/) or \`npm run chaos -- synth\``);
-      }
-      const objects = parseObjects(text, file);
+      const { objects, names } = loadChaosResources(options.resourcesDir, name);
       await shop.kube.applyServerSide(objects);
-      const names = objects.map((o) => `${o.kind} ${o.metadata.namespace}/${o.metadata.name}`).join(', ');
       const hosts = edgeHosts(objects);
       return {
         description: `applied ${names}${await awaitGatewayRoutes(hosts, true)}`,
