@@ -55,6 +55,20 @@ const statuses = (s: Record<string, number>) =>
     .map(([status, n]) => `${n}× ${status === '-1' ? 'no answer' : status}`)
     .join(', ') || 'none';
 
+/** One row of the saga table: where it ran, the load offered, the run's figures, the load average. */
+const runRow = (shop: string, offered: string, r: Run, load: string): string[] => [
+  shop,
+  offered,
+  `${r.completed} of ${r.sent}`,
+  statuses(r.statuses),
+  ms(r.latency.p50Ms),
+  ms(r.latency.p90Ms),
+  ms(r.latency.p99Ms),
+  ms(r.cpuMsPerOrder['total']),
+  ms(r.marginalCpuMsPerOrder['total']),
+  load,
+];
+
 /** The section's Markdown; `services` (bench/services.ts) gives the saga without a mesh when present. */
 export function meshSagaDetails(s: Section, servicesSection: Section | undefined): string {
   const d = s.data as {
@@ -75,18 +89,7 @@ export function meshSagaDetails(s: Section, servicesSection: Section | undefined
         ['25/s', local.at25],
       ]
         .filter((r): r is [string, Run] => r[1] !== undefined)
-        .map(([label, r]) => [
-          `no mesh (bench:services, ${servicesSection!.startedAt.slice(0, 10)})`,
-          label,
-          `${r.completed} of ${r.sent}`,
-          statuses(r.statuses),
-          ms(r.latency.p50Ms),
-          ms(r.latency.p90Ms),
-          ms(r.latency.p99Ms),
-          ms(r.cpuMsPerOrder['total']),
-          ms(r.marginalCpuMsPerOrder['total']),
-          formatLoad(r.load),
-        ])
+        .map(([label, r]) => runRow(`no mesh (bench:services, ${servicesSection!.startedAt.slice(0, 10)})`, label, r, formatLoad(r.load)))
     : [];
   const categories = [...new Set(d.runs.flatMap((r) => [...byCategory(r.cpuMsPerOrder).keys()]))];
   const proxyShare = d.runs.map((r) => {
@@ -103,21 +106,7 @@ export function meshSagaDetails(s: Section, servicesSection: Section | undefined
     '',
     table(
       ['shop', 'offered', 'confirmed (201)', 'not confirmed', 'p50', 'p90', 'p99', 'CPU per order', 'above idle', 'load 1/5/15 min (start → end)'],
-      [
-        ...d.runs.map((r) => [
-          'mesh (gateway + sidecars)',
-          `${r.offeredRps}/s`,
-          `${r.completed} of ${r.sent}`,
-          statuses(r.statuses),
-          ms(r.latency.p50Ms),
-          ms(r.latency.p90Ms),
-          ms(r.latency.p99Ms),
-          ms(r.cpuMsPerOrder['total']),
-          ms(r.marginalCpuMsPerOrder['total']),
-          `${formatLoad(r.load)} → ${formatLoad(r.loadAfter)}`,
-        ]),
-        ...localRows,
-      ],
+      [...d.runs.map((r) => runRow('mesh (gateway + sidecars)', `${r.offeredRps}/s`, r, `${formatLoad(r.load)} → ${formatLoad(r.loadAfter)}`)), ...localRows],
     ),
     '',
     'CPU per order by process (utime + stime of every process of each pod from /proc, children included, over the window, warm-up included, divided by the orders sent):',
