@@ -177,7 +177,8 @@ export function combineStats(target: string, phase: string, parts: readonly Targ
   return combined;
 }
 
-function emptyStats(target: string, phase: string): TargetPhaseStats {
+/** A target's phase with nothing recorded yet. */
+export function emptyStats(target: string, phase: string): TargetPhaseStats {
   return {
     target,
     phase,

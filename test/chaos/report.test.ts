@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { LatencyHistogram } from '../../load/histogram.js';
-import type { TargetPhaseStats } from '../../load/generator.js';
+import { emptyStats, type TargetPhaseStats } from '../../load/generator.js';
 import {
   atLeast,
   atMost,
@@ -16,23 +15,7 @@ import {
 } from '../../chaos/report.js';
 
 function stats(phase: string, answers: { ms: number; ok: boolean; key: string }[], extra: Partial<TargetPhaseStats> = {}): TargetPhaseStats {
-  const s: TargetPhaseStats = {
-    target: 'orders',
-    phase,
-    sent: answers.length,
-    dropped: 0,
-    ok: 0,
-    failed: 0,
-    statuses: {},
-    failures: {},
-    overloaded: 0,
-    retries: 0,
-    latency: new LatencyHistogram(),
-    okLatency: new LatencyHistogram(),
-    failedLatency: new LatencyHistogram(),
-    overloadedLatency: new LatencyHistogram(),
-    ...extra,
-  };
+  const s: TargetPhaseStats = { ...emptyStats('orders', phase), sent: answers.length, ...extra };
   for (const a of answers) {
     s.latency.record(a.ms);
     s.statuses[a.key] = (s.statuses[a.key] ?? 0) + 1;
