@@ -201,22 +201,14 @@ export function httpRoute(
   destination: VirtualServiceSpecHttpRouteDestination,
   match: VirtualServiceSpecHttpMatch[] | undefined,
 ): VirtualServiceSpecHttp {
-  const retry = route.retry;
-  return {
-    name,
-    match,
-    route: [{ destination }],
-    timeout: istioDuration(route.timeout),
-    retries:
-      retry.attempts === 0
-        ? { attempts: 0 }
-        : {
-            attempts: retry.attempts,
-            perTryTimeout: istioDuration(route.perTryTimeout),
-            retryOn: retry.retryOn,
-            backoff: istioDuration(retry.backoff),
-          },
-  };
+  return { name, match, route: [{ destination }], timeout: istioDuration(route.timeout), retries: istioRetries(route.retry, route.perTryTimeout) };
+}
+
+/** A VirtualService route's `retries`: none (`attempts: 0`), or the retry with its per-try timeout, conditions and backoff. */
+export function istioRetries(retry: Retry, perTryTimeout: Duration): VirtualServiceSpecHttp['retries'] {
+  return retry.attempts === 0
+    ? { attempts: 0 }
+    : { attempts: retry.attempts, perTryTimeout: istioDuration(perTryTimeout), retryOn: retry.retryOn, backoff: istioDuration(retry.backoff) };
 }
 
 /** A declared route as the shared worst-case model reads it (the numbers its VirtualService route renders). */

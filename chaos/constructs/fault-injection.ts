@@ -5,7 +5,7 @@ import type { MeshedService } from '../../constructs/meshed-service.js';
 import { PropsValidator } from '../../constructs/validation.js';
 import type { EdgeGateway } from '../../mesh/edge-gateway.js';
 import { describeDuration, istioDuration } from '../../mesh/istio-duration.js';
-import { matchesOf } from '../../mesh/resilience-policy.js';
+import { istioRetries, matchesOf } from '../../mesh/resilience-policy.js';
 import { Retry, type RetryCondition } from '../../mesh/retry.js';
 import { RouteClass, type Route } from '../../mesh/route.js';
 
@@ -129,12 +129,6 @@ function destination(service: MeshedService): VirtualServiceSpecHttp['route'] {
   return [{ destination: { host: `${service.name}.${service.namespace}.svc.cluster.local`, port: { number: service.port }, subset: service.version } }];
 }
 
-function retriesOf(retry: Retry, perTryTimeout: Duration): VirtualServiceSpecHttp['retries'] {
-  return retry.attempts === 0
-    ? { attempts: 0 }
-    : { attempts: retry.attempts, perTryTimeout: istioDuration(perTryTimeout), retryOn: retry.retryOn, backoff: istioDuration(retry.backoff) };
-}
-
 /** One faulted operation of an EdgeFaultInjection. */
 export interface InjectedFault {
   readonly service: MeshedService;
@@ -198,7 +192,7 @@ export class EdgeFaultInjection extends Construct {
       fault: fault.toIstio(),
       route: destination(service),
       timeout: istioDuration(route.timeout),
-      retries: retriesOf(route.retry, route.perTryTimeout),
+      retries: istioRetries(route.retry, route.perTryTimeout),
     });
     const injected = { service, route, fault, name };
     this.faults.push(injected);
@@ -289,7 +283,7 @@ export class NaiveRetryAntiPattern extends Construct {
             match: matchesOf(props.route),
             route: destination(props.service),
             timeout: istioDuration(this.timeout),
-            retries: retriesOf(this.retry, this.perTryTimeout),
+            retries: istioRetries(this.retry, this.perTryTimeout),
           },
         ],
       },
