@@ -1,4 +1,4 @@
-import { Duration, Testing } from 'cdk8s';
+import { Duration, Testing, type Chart } from 'cdk8s';
 import { describe, expect, it } from 'vitest';
 import { ResiliencePolicy, type ResiliencePolicyProps } from '../../mesh/resilience-policy.js';
 import { Retry } from '../../mesh/retry.js';
@@ -50,15 +50,13 @@ describe('ResiliencePolicy', () => {
     expect(fallback.retries.retryOn).toBe('connect-failure,refused-stream,reset-before-request');
   });
 
+  /** A payment policy declaring only GET /charges/{id}, for routes added after construction. */
+  const chargeReads = (chart: Chart) =>
+    new ResiliencePolicy(chart, 'payment', { service: 'payment', namespace: 'shop', port: 8080, replicas: 2, routes: [Route.read('/charges/{id}')] });
+
   it('renders routes added after construction, after the declared ones and before the fallback', () => {
     const chart = Testing.chart();
-    const payment = new ResiliencePolicy(chart, 'payment', {
-      service: 'payment',
-      namespace: 'shop',
-      port: 8080,
-      replicas: 2,
-      routes: [Route.read('/charges/{id}')],
-    });
+    const payment = chargeReads(chart);
     const refund = Route.idempotentWrite('POST', '/charges/{id}/refund', { keyHeader: 'Idempotency-Key' });
     payment.addRoute(refund);
     expect(payment.routes).toEqual([payment.routes[0], refund]);
@@ -72,13 +70,7 @@ describe('ResiliencePolicy', () => {
 
   it('refuses a bad route at the addRoute call that adds it, naming the prop, value and fix', () => {
     const chart = Testing.chart();
-    const payment = new ResiliencePolicy(chart, 'payment', {
-      service: 'payment',
-      namespace: 'shop',
-      port: 8080,
-      replicas: 2,
-      routes: [Route.read('/charges/{id}')],
-    });
+    const payment = chargeReads(chart);
     const unsafe = Route.write('POST', '/charges', { retry: Retry.onGatewayErrors() });
     expect(() => payment.addRoute(unsafe)).toThrow(
       "ResiliencePolicy 'payment': addRoute(POST /charges): invalid props\n  - route 'POST /charges': 'retry' retries on gateway-error,reset but the route is not idempotent, so a retry can apply the write twice: use Retry.onConnectFailure(), or make it Route.idempotentWrite with a keyHeader the service deduplicates on",
