@@ -3,9 +3,10 @@ import { clientTimeoutMarginMs } from '../../charts/platform.js';
 import { modelRoute, chaosResources } from '../../chaos/resources.js';
 import { auditEvents } from '../../chaos/scenarios/kafka-broker-kill.js';
 import { emulatedNaiveRetry, productLatencyMs as naiveProductLatencyMs } from '../../chaos/scenarios/naive-retry.js';
-import { overloadLatencyMs } from '../../chaos/scenarios/overload.js';
+import { overloadSizing } from '../../chaos/scenarios/overload.js';
 import { orderBudgetMs, productLatencyMs as slowProductLatencyMs } from '../../chaos/scenarios/slow-product.js';
 import { scenarios } from '../../chaos/scenarios/index.js';
+import { buildPlatform } from '../../charts/platform-app.js';
 import type { ChaosEnvironment } from '../../chaos/environment.js';
 import { describeOrderAnswer, orderAnswered, orderConfirmed, StockPlan, usersFor, type NotificationView, type OrderView } from '../../chaos/workload.js';
 
@@ -36,7 +37,17 @@ describe('the scenarios’ numbers against the platform model', () => {
   });
 
   it('overload: the added latency stays under the read route’s per-try timeout, so what is admitted is not retried', () => {
-    expect(overloadLatencyMs).toBeLessThan(modelRoute('product', 'GET|HEAD /products/{id}').perTryTimeout.toMilliseconds());
+    expect(overloadSizing().latencyMs).toBeLessThan(modelRoute('product', 'GET|HEAD /products/{id}').perTryTimeout.toMilliseconds());
+  });
+
+  it('overload: the rate holds more requests in flight than the synthesized pool of product admits and queues', () => {
+    const rule = buildPlatform()
+      .app.charts.flatMap((c) => c.toJson())
+      .find((o) => o.kind === 'DestinationRule' && o.metadata.name === 'product');
+    const pool = rule.spec.trafficPolicy.connectionPool;
+    const { ratePerSecond, latencyMs, maxConnections, maxPendingRequests } = overloadSizing();
+    expect([maxConnections, maxPendingRequests]).toEqual([pool.tcp.maxConnections, pool.http.http1MaxPendingRequests]);
+    expect((ratePerSecond * latencyMs) / 1000).toBeGreaterThan(pool.tcp.maxConnections + pool.http.http1MaxPendingRequests);
   });
 
   it('edge-fault: the delay is longer than the faulted route’s timeout, so a working timeout would show', () => {
