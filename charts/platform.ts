@@ -40,53 +40,76 @@ export type TopicSpec = contract.TopicContract;
 /** Budgets of the calls inside the order saga (`resilience-timing` in the analyzer checks the sum). */
 const internalRead = { timeout: Duration.seconds(1), retry: Retry.onGatewayErrors({ attempts: 2, perTryTimeout: Duration.millis(300) }) };
 const internalWrite = { timeout: Duration.millis(1500), retry: Retry.onTransientErrors({ attempts: 2, perTryTimeout: Duration.millis(450) }) };
-/** The route class's default budget (mesh/route.ts RouteClass), chosen on purpose. */
-const classDefault: RouteOptions = {};
 
 /** How much longer a caller's HTTP client waits than the mesh's own timeout, so the mesh always answers first. */
 export const clientTimeoutMarginMs = 500;
 
+/** Pods of a service the platform decides nothing else for: one, MeshedService's own default (scale a service in `deployment`). */
+export const defaultReplicas = 1;
+
 type Shop = { readonly [S in contract.ShopService as S['name']]: S };
 
-/** What the platform decides per service: replicas, and a budget for every route (a missing one does not compile). */
-const deployment: { readonly [N in ServiceName]: { readonly replicas: number; readonly budgets: { readonly [R in keyof Shop[N]['routes']]: RouteOptions } } } =
-  {
-    user: {
-      replicas: 1,
-      // get is internal (order's saga): short budgets so the whole saga, compensations included, fits POST /orders.
-      budgets: { register: classDefault, login: classDefault, me: classDefault, get: internalRead, jwks: classDefault },
+/** What the platform decides for one service where the defaults do not fit. */
+interface ServiceDeployment<N extends ServiceName> {
+  /**
+   * Pods always running.
+   * @default defaultReplicas
+   */
+  readonly replicas?: number;
+  /**
+   * Timeout and retries per route, by the route's key in the contract (a key that names no route of the service does not compile).
+   * @default - the route class's default budget (mesh/route.ts RouteClass): 2s for reads, 3s for writes, the class's retries
+   */
+  readonly budgets?: { readonly [R in keyof Shop[N]['routes']]?: RouteOptions };
+}
+
+/**
+ * The platform's decisions, only where a default does not fit: a service left out runs
+ * `defaultReplicas` pods, a route left out takes its class's default budget, so a new service
+ * of the contract needs no entry here.
+ */
+const deployment: { readonly [N in ServiceName]?: ServiceDeployment<N> } = {
+  // get is internal (order's saga): short budgets so the whole saga, compensations included, fits POST /orders.
+  user: { budgets: { get: internalRead } },
+  product: { replicas: 2, budgets: { reserve: internalWrite, commit: internalWrite, release: internalWrite } },
+  order: {
+    replicas: 2,
+    budgets: {
+      // The saga makes up to six calls in turn (verify, reserve, charge, commit; on failure release
+      // and void the charge): 1s + 5 x 1.5s = 8.5s worst case, so 10s. The mesh re-sends it only when it
+      // cannot have reached the app (a client Idempotency-Key covers client retries).
+      place: { timeout: Duration.seconds(10), retry: Retry.onConnectFailure({ attempts: 1 }) },
     },
-    product: {
-      replicas: 2,
-      budgets: { list: classDefault, get: classDefault, reserve: internalWrite, commit: internalWrite, release: internalWrite },
-    },
-    order: {
-      replicas: 2,
-      budgets: {
-        // The saga makes up to six calls in turn (verify, reserve, charge, commit; on failure release
-        // and void the charge): 1s + 5 x 1.5s = 8.5s worst case, so 10s. The mesh re-sends it only when it
-        // cannot have reached the app (a client Idempotency-Key covers client retries).
-        place: { timeout: Duration.seconds(10), retry: Retry.onConnectFailure({ attempts: 1 }) },
-        list: classDefault,
-        get: classDefault,
-      },
-    },
-    payment: {
-      replicas: 2,
-      budgets: { charge: internalWrite, refund: internalWrite, voidCharge: internalWrite, get: classDefault },
-    },
-    notification: { replicas: 1, budgets: { list: classDefault } },
-  };
+  },
+  payment: { replicas: 2, budgets: { charge: internalWrite, refund: internalWrite, voidCharge: internalWrite } },
+};
+
+/**
+ * Refuses a decision about a service or route the contract does not declare, naming the fix.
+ * Typed keys refuse it at compile time; this refuses it where nothing type-checks (tsx runs synth),
+ * so a budget that outlived its route is an error, not silently ignored.
+ */
+export function checkDeployment(decisions: Readonly<Record<string, { readonly budgets?: object } | undefined>>): void {
+  const problems: string[] = [];
+  for (const [name, decided] of Object.entries(decisions)) {
+    const service = contract.services.find((s) => s.name === name);
+    if (!service) problems.push(`deployment.${name} names no service of the contract: remove it or declare the service in contract/services.ts`);
+    else
+      for (const key of Object.keys(decided?.budgets ?? {}))
+        if (!(key in service.routes))
+          problems.push(
+            `deployment.${name}.budgets.${key} names no route of '${name}' (it has ${Object.keys(service.routes).join(', ')}): rename the key or declare the route in contract/services.ts`,
+          );
+  }
+  if (problems.length > 0) throw new Error(`charts/platform.ts: ${problems.join('; ')}`);
+}
+checkDeployment(deployment);
 
 /** The mesh route of each contract route, created once so every grant and exposure references the same object. */
 const meshRoutes = new Map<contract.ApiRoute, Route>(
   contract.services.flatMap((service) => {
-    const budgets: Readonly<Record<string, RouteOptions>> = deployment[service.name].budgets;
-    return Object.entries<contract.ApiRoute>(service.routes).map(([key, api]) => {
-      const budget = budgets[key];
-      if (!budget) throw new Error(`charts/platform.ts: no budget for ${service.name}.routes.${key}: add it to deployment.${service.name}.budgets`);
-      return [api, Route.of(api, budget)] as const;
-    });
+    const budgets: Readonly<Record<string, RouteOptions | undefined>> = deployment[service.name]?.budgets ?? {};
+    return Object.entries<contract.ApiRoute>(service.routes).map(([key, api]) => [api, Route.of(api, budgets[key])] as const);
   }),
 );
 
@@ -106,7 +129,7 @@ export const services: readonly ServiceSpec[] = contract.services.map((service) 
     publicRoutes: routes.filter(contract.isPublic).map(meshRoute),
     jwtRoutes: routes.filter((r) => contract.jwtRoutes.includes(r)).map(meshRoute),
     tables: service.tables,
-    replicas: deployment[service.name].replicas,
+    replicas: deployment[service.name]?.replicas ?? defaultReplicas,
   };
 });
 

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { budgetLines, totalRequests } from '../../charts/resource-budget.js';
-import { callGraph, meshRoute, namespaces, resourceBudget, services, topics } from '../../charts/platform.js';
+import { callGraph, checkDeployment, defaultReplicas, meshRoute, namespaces, resourceBudget, services, topics } from '../../charts/platform.js';
 import * as contract from '../../contract/index.js';
+import { RouteClass } from '../../mesh/route.js';
 import { checkCrossReferences } from '../../analysis/cross-references.js';
 import { platformEnv } from '../../local/dev/wiring.js';
 import { find } from '../support/manifests.js';
@@ -78,6 +79,23 @@ describe('the platform model', () => {
     expect(() => meshRoute({ service: 'user', method: 'GET', path: '/nope', class: 'read' })).toThrow(
       /GET\|HEAD \/nope of 'user' is not a route of the contract: reference it from contract\/services.ts/,
     );
+  });
+
+  it('refuses a decision about a service or route the contract does not declare, naming each and the fix', () => {
+    expect(() => checkDeployment({ user: { budgets: { get: {} } }, product: {} })).not.toThrow();
+    expect(() => checkDeployment({ user: { budgets: { get: {}, byEmail: {} } }, reviews: {} })).toThrow(
+      "charts/platform.ts: deployment.user.budgets.byEmail names no route of 'user' (it has register, login, me, get, jwks): rename the key or declare the route in contract/services.ts; " +
+        'deployment.reviews names no service of the contract: remove it or declare the service in contract/services.ts',
+    );
+  });
+
+  it('gives a service the platform decides nothing for the default replicas and every route its class default', () => {
+    const notification = services.find((s) => s.name === 'notification')!;
+    expect(notification.replicas).toBe(defaultReplicas);
+    const list = meshRoute(contract.notification.routes.list);
+    expect(list.routeClass).toBe(RouteClass.READ);
+    expect(list.timeout).toBe(RouteClass.READ.defaultTimeout);
+    expect(list.retry).toEqual(RouteClass.READ.defaultRetry());
   });
 
   it('names in every call-graph edge only routes the callee declares', () => {
