@@ -1,5 +1,5 @@
 import type { ChaosSettings } from '../apps/kit/chaos.js';
-import type { ServiceName } from '../charts/platform.js';
+import { services, type ServiceName } from '../charts/platform.js';
 import type { ChaosEnvironment, Outage } from './environment.js';
 import { serviceMetricsCollector } from './metrics/sources.js';
 
@@ -72,18 +72,14 @@ export interface LocalEnvironmentOptions {
 }
 
 /**
- * Per-service env of a local shop the scenarios run on: warn-level logs (the load would
- * drown the terminal) and the order service's recovery sweep as the environment reports it.
+ * Per-service env of a local shop the scenarios run on: warn-level logs for every service of the
+ * model (the load would drown the terminal) and the order service's recovery sweep as the
+ * environment reports it.
  */
 export function localShopEnv(orderSweep: LocalEnvironmentOptions['orderSweep']): Record<ServiceName, Record<string, string>> {
   const quiet = { LOG_LEVEL: 'warn' };
-  return {
-    user: quiet,
-    product: quiet,
-    payment: quiet,
-    notification: quiet,
-    order: { ...quiet, SWEEP_INTERVAL_MS: String(orderSweep.intervalMs), STALE_ORDER_MS: String(orderSweep.staleMs) },
-  };
+  const env = Object.fromEntries(services.map((s) => [s.name, quiet])) as Record<ServiceName, Record<string, string>>;
+  return { ...env, order: { ...quiet, SWEEP_INTERVAL_MS: String(orderSweep.intervalMs), STALE_ORDER_MS: String(orderSweep.staleMs) } };
 }
 
 async function adminCall(url: string, method: 'POST' | 'DELETE', body?: ChaosSettings): Promise<void> {
