@@ -2,6 +2,8 @@ import { Chart, Duration, Lazy } from 'cdk8s';
 import { Construct } from 'constructs';
 import {
   DestinationRule,
+  type DestinationRuleSpecSubsets,
+  type DestinationRuleSpecTrafficPolicy,
   VirtualService,
   type VirtualServiceSpecHttp,
   type VirtualServiceSpecHttpMatch,
@@ -72,16 +74,18 @@ export interface ResiliencePolicyProps {
 const MAX_ATTEMPTS = 10;
 
 /**
- * Istio resilience for one service: a DestinationRule (subset, connection pool,
+ * Istio resilience for one service: a DestinationRule (subsets, connection pool,
  * outlier detection, retry budget) and a VirtualService with one HTTP route per
  * declared operation, each with the timeout and retries of its route class.
  * Both are named after the service and rendered at synthesis, so routes added with
- * `addRoute` after construction are included. Invalid props throw at construction, an
- * invalid route at the `addRoute` call that adds it.
+ * `addRoute`, subsets added with `addSubset` and traffic policy set with the `configure*`
+ * methods after construction are included. Invalid props throw at construction, an invalid
+ * route or setting at the call that adds it.
  *
  * @example
  * const policy = new ResiliencePolicy(chart, 'payment', { service: 'payment', port: 8080, replicas: 2, routes: [Route.read('/charges/{id}')] });
  * policy.addRoute(Route.idempotentWrite('POST', '/charges', { keyHeader: 'idempotency-key' }));
+ * policy.configureOutlierDetection({ consecutive5xxErrors: 5 });
  */
 export class ResiliencePolicy extends Construct {
   /** Name of the Kubernetes Service the policy applies to. */
@@ -96,17 +100,17 @@ export class ResiliencePolicy extends Construct {
   readonly port: number;
   /** The route for requests no declared operation matches. */
   readonly fallback: Route;
-  /** Outlier detection with its defaults applied. */
-  readonly outlierDetection: ResolvedOutlierDetection;
-  /** Connection pool with its defaults applied. */
-  readonly connectionPool: ResolvedConnectionPool;
-  /** Retry budget with its defaults applied. */
-  readonly retryBudget?: Required<RetryBudgetOptions>;
-  /** The DestinationRule (subset, pool, outlier detection, retry budget). */
+  /** Replicas always running, which size outlier detection. */
+  readonly replicas: number;
+  /** The DestinationRule (subsets, pool, outlier detection, retry budget), rendered at synthesis. */
   readonly destinationRule: DestinationRule;
   /** The VirtualService (one HTTP route per operation, then the fallback), rendered at synthesis. */
   readonly virtualService: VirtualService;
   private readonly declared: Route[] = [];
+  private readonly subsetVersions: string[];
+  private od: ResolvedOutlierDetection;
+  private pool: ResolvedConnectionPool;
+  private budget: Required<RetryBudgetOptions> | undefined;
 
   constructor(scope: Construct, id: string, props: ResiliencePolicyProps) {
     super(scope, id);
@@ -119,39 +123,29 @@ export class ResiliencePolicy extends Construct {
       timeout: props.fallbackTimeout ?? RouteClass.WRITE.defaultTimeout,
       retry: Retry.onConnectFailure({ attempts: 2 }),
     });
-    this.outlierDetection = resolveOutlierDetection(props.outlierDetection ?? {}, props.replicas);
-    this.connectionPool = resolveConnectionPool(props.connectionPool ?? {});
-    this.retryBudget = props.retryBudget === false ? undefined : resolveRetryBudget(props.retryBudget ?? {});
+    this.replicas = props.replicas;
+    this.subsetVersions = [this.version];
+    this.od = resolveOutlierDetection(props.outlierDetection ?? {}, props.replicas);
+    this.pool = resolveConnectionPool(props.connectionPool ?? {});
+    this.budget = props.retryBudget === false ? undefined : resolveRetryBudget(props.retryBudget ?? {});
 
-    validate(this.subject, props.routes, props.replicas, this);
+    const v = new PropsValidator(this.subject);
+    checkRoutes(v, [...props.routes, this.fallback], []);
+    v.check(Number.isInteger(props.replicas) && props.replicas >= 1, () => `'replicas' (${props.replicas}) must be a whole number of at least 1`);
+    checkOutlierDetection(v, this.od, props.replicas);
+    checkConnectionPool(v, this.pool);
+    checkRetryBudget(v, this.budget);
+    checkSubsetVersion(v, 'version', this.version, []);
+    v.throwIfInvalid();
     this.declared.push(...props.routes);
 
     this.destinationRule = new DestinationRule(this, 'DestinationRule', {
       metadata: { name: this.service, namespace: this.namespace },
       spec: {
         host: this.host,
-        trafficPolicy: {
-          connectionPool: {
-            tcp: {
-              maxConnections: this.connectionPool.maxConnections,
-              connectTimeout: istioDuration(this.connectionPool.connectTimeout),
-            },
-            http: {
-              http1MaxPendingRequests: this.connectionPool.maxPendingRequests,
-              http2MaxRequests: this.connectionPool.maxRequests,
-              maxRetries: this.connectionPool.maxRetries,
-              idleTimeout: istioDuration(this.connectionPool.idleTimeout),
-            },
-          },
-          outlierDetection: {
-            consecutive5XxErrors: this.outlierDetection.consecutive5xxErrors,
-            interval: istioDuration(this.outlierDetection.interval),
-            baseEjectionTime: istioDuration(this.outlierDetection.baseEjectionTime),
-            maxEjectionPercent: this.outlierDetection.maxEjectionPercent,
-          },
-          retryBudget: this.retryBudget,
-        },
-        subsets: [{ name: this.version, labels: { version: this.version } }],
+        // Read at synthesis, so settings and subsets added after construction are included.
+        trafficPolicy: Lazy.any({ produce: () => this.trafficPolicy() }),
+        subsets: Lazy.any({ produce: () => this.subsetSpecs() }),
       },
     });
 
@@ -170,6 +164,26 @@ export class ResiliencePolicy extends Construct {
     return [...this.declared];
   }
 
+  /** Outlier detection with its defaults applied, as last configured. */
+  get outlierDetection(): ResolvedOutlierDetection {
+    return this.od;
+  }
+
+  /** Connection pool with its defaults applied, as last configured. */
+  get connectionPool(): ResolvedConnectionPool {
+    return this.pool;
+  }
+
+  /** Retry budget with its defaults applied, as last configured; undefined when left out. */
+  get retryBudget(): Required<RetryBudgetOptions> | undefined {
+    return this.budget;
+  }
+
+  /** The `version` label values with a subset, the policy's own `version` first. */
+  get subsets(): readonly string[] {
+    return [...this.subsetVersions];
+  }
+
   /**
    * Appends an operation after those declared so far (before the fallback). Throws here, naming the
    * prop, value and fix, when the route is invalid or already declared.
@@ -181,8 +195,85 @@ export class ResiliencePolicy extends Construct {
     this.declared.push(route);
   }
 
+  /**
+   * Changes outlier detection after construction: the given fields replace the current ones, the
+   * others stay. Throws here, naming the prop, value and fix, when the result is invalid for the
+   * policy's replicas; the policy is then unchanged.
+   */
+  configureOutlierDetection(options: OutlierDetectionOptions): void {
+    const od = resolveOutlierDetection({ ...this.od, ...options }, this.replicas);
+    const v = new PropsValidator(`${this.subject}: configureOutlierDetection`);
+    checkOutlierDetection(v, od, this.replicas);
+    v.throwIfInvalid();
+    this.od = od;
+  }
+
+  /**
+   * Changes the connection pool after construction: the given fields replace the current ones, the
+   * others stay. Throws here, naming the prop, value and fix, when the result is invalid; the
+   * policy is then unchanged.
+   */
+  configureConnectionPool(options: ConnectionPoolOptions): void {
+    const pool = resolveConnectionPool({ ...this.pool, ...options });
+    const v = new PropsValidator(`${this.subject}: configureConnectionPool`);
+    checkConnectionPool(v, pool);
+    v.throwIfInvalid();
+    this.pool = pool;
+  }
+
+  /**
+   * Changes the retry budget after construction (`false` leaves it out): the given fields replace
+   * the current ones, the others stay (or take their defaults when the budget was left out). Throws
+   * here, naming the prop, value and fix, when the result is invalid; the policy is then unchanged.
+   */
+  configureRetryBudget(options: RetryBudgetOptions | false): void {
+    const budget = options === false ? undefined : resolveRetryBudget({ ...this.budget, ...options });
+    const v = new PropsValidator(`${this.subject}: configureRetryBudget`);
+    checkRetryBudget(v, budget);
+    v.throwIfInvalid();
+    this.budget = budget;
+  }
+
+  /**
+   * Adds a subset for the pods whose `version` label is `version` (e.g. a canary Deployment), for
+   * other routing to name; the VirtualService keeps sending to the policy's own `version`. Throws
+   * here, naming the value and fix, when it is not a valid subset name or already has a subset.
+   */
+  addSubset(version: string): void {
+    const v = new PropsValidator(`${this.subject}: addSubset(${version})`);
+    checkSubsetVersion(v, 'version', version, this.subsetVersions);
+    v.throwIfInvalid();
+    this.subsetVersions.push(version);
+  }
+
   private get subject(): string {
     return `ResiliencePolicy '${this.service}'`;
+  }
+
+  private trafficPolicy(): DestinationRuleSpecTrafficPolicy {
+    const { od, pool } = this;
+    return {
+      connectionPool: {
+        tcp: { maxConnections: pool.maxConnections, connectTimeout: istioDuration(pool.connectTimeout) },
+        http: {
+          http1MaxPendingRequests: pool.maxPendingRequests,
+          http2MaxRequests: pool.maxRequests,
+          maxRetries: pool.maxRetries,
+          idleTimeout: istioDuration(pool.idleTimeout),
+        },
+      },
+      outlierDetection: {
+        consecutive5XxErrors: od.consecutive5xxErrors,
+        interval: istioDuration(od.interval),
+        baseEjectionTime: istioDuration(od.baseEjectionTime),
+        maxEjectionPercent: od.maxEjectionPercent,
+      },
+      retryBudget: this.budget,
+    };
+  }
+
+  private subsetSpecs(): DestinationRuleSpecSubsets[] {
+    return this.subsetVersions.map((version) => ({ name: version, labels: { version } }));
   }
 
   private httpRoutes(): VirtualServiceSpecHttp[] {
@@ -236,11 +327,7 @@ export function matchesOf(route: Route): VirtualServiceSpecHttpMatch[] {
   }));
 }
 
-function validate(subject: string, routes: readonly Route[], replicas: number, policy: ResiliencePolicy): void {
-  const v = new PropsValidator(subject);
-  checkRoutes(v, [...routes, policy.fallback], []);
-  v.check(Number.isInteger(replicas) && replicas >= 1, () => `'replicas' (${replicas}) must be a whole number of at least 1`);
-  const od = policy.outlierDetection;
+function checkOutlierDetection(v: PropsValidator, od: ResolvedOutlierDetection, replicas: number): void {
   v.check(
     od.maxEjectionPercent >= 0 && od.maxEjectionPercent <= 100,
     () => `'outlierDetection.maxEjectionPercent' (${od.maxEjectionPercent}) must be between 0 and 100`,
@@ -259,15 +346,27 @@ function validate(subject: string, routes: readonly Route[], replicas: number, p
     );
   }
   v.check(od.consecutive5xxErrors >= 1, () => `'outlierDetection.consecutive5xxErrors' (${od.consecutive5xxErrors}) must be at least 1`);
-  const pool = policy.connectionPool;
+}
+
+function checkConnectionPool(v: PropsValidator, pool: ResolvedConnectionPool): void {
   for (const field of ['maxConnections', 'maxPendingRequests', 'maxRequests', 'maxRetries'] as const) {
     v.check(Number.isInteger(pool[field]) && pool[field] >= 1, () => `'connectionPool.${field}' (${pool[field]}) must be a whole number of at least 1`);
   }
-  if (policy.retryBudget) {
-    const { percent } = policy.retryBudget;
-    v.check(percent > 0 && percent <= 100, () => `'retryBudget.percent' (${percent}) must be above 0 and at most 100`);
-  }
-  v.throwIfInvalid();
+}
+
+function checkRetryBudget(v: PropsValidator, budget: Required<RetryBudgetOptions> | undefined): void {
+  if (!budget) return;
+  const { percent } = budget;
+  v.check(percent > 0 && percent <= 100, () => `'retryBudget.percent' (${percent}) must be above 0 and at most 100`);
+}
+
+/** Istio names a subset with a DNS-1123 label; the pods' `version` label carries the same value. */
+function checkSubsetVersion(v: PropsValidator, prop: string, version: string, existing: readonly string[]): void {
+  v.check(
+    /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(version),
+    () => `'${prop}' ('${version}') names a subset, which Istio requires to be a DNS-1123 label (lower case, digits, '-'): rename it, e.g. 'v2'`,
+  );
+  v.check(!existing.includes(version), () => `'${prop}' ('${version}') already has a subset: add each version once`);
 }
 
 /** Checks each of `routes`, and that none repeats another of them or one of `declared` (same methods, path and key header). */

@@ -111,6 +111,77 @@ describe('ResiliencePolicy', () => {
     expect(dr.spec.trafficPolicy.retryBudget).toBeUndefined();
   });
 
+  it('renders outlier detection changed after construction, keeping the fields it does not name', () => {
+    const chart = Testing.chart();
+    const payment = chargeReads(chart);
+    payment.configureOutlierDetection({ consecutive5xxErrors: 5, baseEjectionTime: Duration.seconds(10) });
+    const dr = find(synth(chart), 'DestinationRule', 'payment');
+    expect(dr.spec.trafficPolicy.outlierDetection).toEqual({ consecutive5xxErrors: 5, interval: '5s', baseEjectionTime: '10s', maxEjectionPercent: 50 });
+  });
+
+  it('renders a connection pool changed after construction, keeping the fields it does not name', () => {
+    const chart = Testing.chart();
+    const payment = chargeReads(chart);
+    payment.configureConnectionPool({ maxPendingRequests: 8, connectTimeout: Duration.millis(250) });
+    const dr = find(synth(chart), 'DestinationRule', 'payment');
+    expect(dr.spec.trafficPolicy.connectionPool).toEqual({
+      tcp: { maxConnections: 100, connectTimeout: '0.25s' },
+      http: { http1MaxPendingRequests: 8, http2MaxRequests: 128, maxRetries: 16, idleTimeout: '30s' },
+    });
+  });
+
+  it('renders a retry budget changed, left out or brought back after construction', () => {
+    const chart = Testing.chart();
+    const payment = chargeReads(chart);
+    payment.configureRetryBudget({ percent: 30 });
+    expect(find(synth(chart), 'DestinationRule', 'payment').spec.trafficPolicy.retryBudget).toEqual({ percent: 30, minRetryConcurrency: 3 });
+    payment.configureRetryBudget(false);
+    expect(find(synth(chart), 'DestinationRule', 'payment').spec.trafficPolicy.retryBudget).toBeUndefined();
+    payment.configureRetryBudget({ minRetryConcurrency: 5 });
+    expect(find(synth(chart), 'DestinationRule', 'payment').spec.trafficPolicy.retryBudget).toEqual({ percent: 20, minRetryConcurrency: 5 });
+  });
+
+  it('renders subsets added after construction after its own version, while the VirtualService keeps routing to its own', () => {
+    const chart = Testing.chart();
+    const payment = chargeReads(chart);
+    payment.addSubset('v2');
+    expect(payment.subsets).toEqual(['v1', 'v2']);
+    const manifests = synth(chart);
+    expect(find(manifests, 'DestinationRule', 'payment').spec.subsets).toEqual([
+      { name: 'v1', labels: { version: 'v1' } },
+      { name: 'v2', labels: { version: 'v2' } },
+    ]);
+    const subsets = find(manifests, 'VirtualService', 'payment').spec.http.map(
+      (r: { route: { destination: { subset: string } }[] }) => r.route[0]!.destination.subset,
+    );
+    expect(new Set(subsets)).toEqual(new Set(['v1']));
+  });
+
+  it('refuses a bad traffic policy setting at the call that sets it, naming the prop, value and fix, and keeps the last good one', () => {
+    const chart = Testing.chart();
+    const payment = chargeReads(chart);
+    expect(() => payment.configureOutlierDetection({ maxEjectionPercent: 100 })).toThrow(
+      "ResiliencePolicy 'payment': configureOutlierDetection: invalid props\n  - 'outlierDetection.maxEjectionPercent' (100) with 'replicas' (2) can eject every pod, leaving none to serve: lower it to at most 50",
+    );
+    expect(() => payment.configureConnectionPool({ maxRequests: 0 })).toThrow(
+      "ResiliencePolicy 'payment': configureConnectionPool: invalid props\n  - 'connectionPool.maxRequests' (0) must be a whole number of at least 1",
+    );
+    expect(() => payment.configureRetryBudget({ percent: 150 })).toThrow(
+      "ResiliencePolicy 'payment': configureRetryBudget: invalid props\n  - 'retryBudget.percent' (150) must be above 0 and at most 100",
+    );
+    expect(() => payment.addSubset('V2')).toThrow(
+      "ResiliencePolicy 'payment': addSubset(V2): invalid props\n  - 'version' ('V2') names a subset, which Istio requires to be a DNS-1123 label (lower case, digits, '-'): rename it, e.g. 'v2'",
+    );
+    expect(() => payment.addSubset('v1')).toThrow("'version' ('v1') already has a subset: add each version once");
+    const dr = find(synth(chart), 'DestinationRule', 'payment');
+    expect(dr.spec.trafficPolicy).toMatchObject({
+      outlierDetection: { maxEjectionPercent: 50 },
+      connectionPool: { http: { http2MaxRequests: 128 } },
+      retryBudget: { percent: 20 },
+    });
+    expect(dr.spec.subsets).toEqual([{ name: 'v1', labels: { version: 'v1' } }]);
+  });
+
   describe('validation', () => {
     it('rejects tries whose per-try timeouts cannot fit in the route timeout', () => {
       const route = Route.read('/charges', { timeout: Duration.seconds(2), retry: Retry.onGatewayErrors({ attempts: 3, perTryTimeout: Duration.seconds(1) }) });
@@ -154,6 +225,12 @@ describe('ResiliencePolicy', () => {
     it('rejects a backoff as long as the per-try timeout', () => {
       const route = Route.read('/charges', { retry: Retry.onGatewayErrors({ perTryTimeout: Duration.millis(100), backoff: Duration.millis(100) }) });
       expect(() => policy({ routes: [route] })).toThrow("'retry.backoff' (100ms) must be shorter than 'perTryTimeout' (100ms): lower backoff");
+    });
+
+    it('rejects a version that cannot name a subset', () => {
+      expect(() => policy({ version: 'V1.2' })).toThrow(
+        "'version' ('V1.2') names a subset, which Istio requires to be a DNS-1123 label (lower case, digits, '-'): rename it, e.g. 'v2'",
+      );
     });
 
     it('rejects the same operation declared twice', () => {
