@@ -77,7 +77,7 @@ export interface LocalEnvironmentOptions {
  * environment reports it.
  */
 export function localShopEnv(orderSweep: LocalEnvironmentOptions['orderSweep']): Record<ServiceName, Record<string, string>> {
-  const quiet = { LOG_LEVEL: 'warn' };
+  const quiet: Record<string, string> = { LOG_LEVEL: 'warn' };
   const env = Object.fromEntries(services.map((s) => [s.name, quiet])) as Record<ServiceName, Record<string, string>>;
   return { ...env, order: { ...quiet, SWEEP_INTERVAL_MS: String(orderSweep.intervalMs), STALE_ORDER_MS: String(orderSweep.staleMs) } };
 }
