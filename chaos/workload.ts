@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { smokeApi } from '../cli/smoke.js';
+import { callOf, smokeApi } from '../cli/smoke.js';
+import { notification, order, product, type ApiRoute } from '../contract/index.js';
 import type { AnswerEvent, ClientRetryPolicy, LoadTarget } from '../load/generator.js';
 import { loadAgent, send, type Answer, type PreparedRequest } from '../load/http.js';
 import { checkTarget, type AllowedTarget } from '../load/targets.js';
@@ -40,6 +41,12 @@ export interface PlacedOrder {
 type Json = Record<string, unknown>;
 
 const asJson = (body: unknown): Json => (typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as Json) : {});
+
+/** A listing route's first page of 100, the most a listing returns. */
+const listing = (route: ApiRoute): PreparedRequest => {
+  const call = callOf(route);
+  return { method: call.method, path: `${call.path}?limit=100` };
+};
 
 /** Orders listed per user at most (GET /orders caps `limit` at 100); the load spreads orders so no user exceeds it. */
 export const ordersPerUser = 40;
@@ -111,19 +118,19 @@ export class ShopWorkload {
 
   /** Products with their available stock. */
   async products(): Promise<{ id: string; available: number }[]> {
-    const body = await this.must({ ...smokeApi.listProducts(), path: '/products?limit=100' }, [200], 'list products');
+    const body = await this.must(listing(product.routes.list), [200], 'list products');
     return (smokeApi.products(body) ?? []).map((p) => ({ id: p.id, available: p.available ?? 0 }));
   }
 
   /** Up to 100 most recent orders of a user. */
   async ordersOf(user: ShopUser): Promise<OrderView[]> {
-    const body = await this.must({ method: 'GET', path: '/orders?limit=100', headers: bearer(user) }, [200], `list orders of ${user.email}`);
+    const body = await this.must({ ...listing(order.routes.list), headers: bearer(user) }, [200], `list orders of ${user.email}`);
     return (body.orders as OrderView[] | undefined) ?? [];
   }
 
   /** Up to 100 most recent notifications of a user. */
   async notificationsOf(user: ShopUser): Promise<NotificationView[]> {
-    const body = await this.must({ method: 'GET', path: '/notifications?limit=100', headers: bearer(user) }, [200], `list notifications of ${user.email}`);
+    const body = await this.must({ ...listing(notification.routes.list), headers: bearer(user) }, [200], `list notifications of ${user.email}`);
     return (smokeApi.notifications(body) as NotificationView[] | undefined) ?? [];
   }
 

@@ -1,16 +1,16 @@
-import { serviceSpec, type ServiceName } from '../../charts/platform.js';
+import { meshRoute, serviceSpec, type ServiceName } from '../../charts/platform.js';
+import { callOf } from '../../cli/smoke.js';
+import { edgeAuth, notification, product } from '../../contract/index.js';
 import { atLeast, atMost, formatMs, formatPercent, type Check } from '../report.js';
 import type { Scenario } from '../scenario.js';
 import { bearer } from '../workload.js';
 import { healthyBaseline, rate, rateOf } from './common.js';
 
-const victim: ServiceName = 'product';
+const victim: ServiceName = product.name;
 const affected = 'products (its database killed)';
 const others = ['jwks (user)', 'notifications (notification)'];
 /** The read route timeout at the edge: a failing product must answer within it, not hang. */
-const readTimeoutMs = serviceSpec('product')
-  .routes.find((r) => r.description === 'GET|HEAD /products')!
-  .timeout.toMilliseconds();
+const readTimeoutMs = meshRoute(product.routes.list).timeout.toMilliseconds();
 
 /**
  * 6. The product database pod is killed (grace period 0). Product degrades — its readiness
@@ -48,9 +48,9 @@ export const databaseKill: Scenario = {
     const replicas = serviceSpec(victim).replicas;
     return {
       targets: [
-        { name: affected, prepare: () => ({ method: 'GET', path: '/products' }) },
-        { name: others[0]!, prepare: () => ({ method: 'GET', path: '/.well-known/jwks.json' }) },
-        { name: others[1]!, prepare: () => ({ method: 'GET', path: '/notifications', headers: bearer(user!) }) },
+        { name: affected, prepare: () => callOf(product.routes.list) },
+        { name: others[0]!, prepare: () => callOf(edgeAuth.jwks) },
+        { name: others[1]!, prepare: () => ({ ...callOf(notification.routes.list), headers: bearer(user!) }) },
       ],
       figures: [{ label: 'product 5xx', collector: env.serviceMetrics(victim), name: `${victim}.5xx` }],
       async inject() {

@@ -1,3 +1,4 @@
+import { callOf } from '../../cli/smoke.js';
 import { chaosResources } from '../resources.js';
 import { atLeast, atMost, between, formatMs, formatPercent, type Check } from '../report.js';
 import type { Scenario } from '../scenario.js';
@@ -45,9 +46,9 @@ export const edgeFault: Scenario = {
     const envoy = env.envoy?.('gateway', 'product');
     return {
       targets: [
-        { name: abortTarget, prepare: () => ({ method: 'GET', path: '/products', host }) },
-        { name: delayTarget, prepare: () => ({ method: 'GET', path: `/products/${first.id}`, host }) },
-        { name: controlTarget, prepare: () => ({ method: 'GET', path: '/products' }) },
+        { name: abortTarget, prepare: () => ({ ...callOf(abort.route), host }) },
+        { name: delayTarget, prepare: () => ({ ...callOf(delay.route, { id: first.id }), host }) },
+        { name: controlTarget, prepare: () => callOf(abort.route) },
       ],
       figures: envoy ? [{ label: 'gateway retries to product', collector: envoy, name: 'envoy.retries' }] : [],
       async inject() {

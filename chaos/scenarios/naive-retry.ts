@@ -1,4 +1,6 @@
-import { chaosResources, modelRoute } from '../resources.js';
+import { meshRoute } from '../../charts/platform.js';
+import { product } from '../../contract/index.js';
+import { chaosResources } from '../resources.js';
 import type { ClientRetryPolicy } from '../../load/generator.js';
 import { atLeast, atMost, type Check } from '../report.js';
 import type { Scenario } from '../scenario.js';
@@ -18,7 +20,7 @@ const { host, attempts, perTryTimeout } = chaosResources.naiveRetry;
  * try cut there is never applied.)
  */
 export const productLatencyMs = 300;
-const internalPerTryMs = modelRoute('product', 'POST /reservations').perTryTimeout.toMilliseconds();
+const internalPerTryMs = meshRoute(product.routes.reserve).perTryTimeout.toMilliseconds();
 
 /** The naive policy as the load generator applies it where no Envoy does (local mode): the same numbers as dist/chaos/naive-retry.yaml. */
 export const emulatedNaiveRetry: ClientRetryPolicy = {

@@ -1,4 +1,5 @@
-import { serviceSpec } from '../../charts/platform.js';
+import { meshRoute } from '../../charts/platform.js';
+import { order } from '../../contract/index.js';
 import type { LoadTarget } from '../../load/generator.js';
 import { atLeast, atMost, formatMs, formatPercent, type Check } from '../report.js';
 import type { Scenario } from '../scenario.js';
@@ -9,9 +10,7 @@ const target = 'orders';
 /** Longer than every product route's timeout (1.5s in the mesh, 2s HTTP client locally): each saga call to product times out. */
 export const productLatencyMs = 2_500;
 /** The mesh's budget of POST /orders (charts/platform.ts): the saga, compensations included, must answer within it. */
-export const orderBudgetMs = serviceSpec('order')
-  .routes.find((r) => r.description === 'POST /orders')!
-  .timeout.toMilliseconds();
+export const orderBudgetMs = meshRoute(order.routes.place).timeout.toMilliseconds();
 
 /**
  * 2. Every product instance answers 2.5 s late. The order saga's calls to product time out

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { clientTimeoutMarginMs } from '../../charts/platform.js';
-import { modelRoute, chaosResources } from '../../chaos/resources.js';
+import { clientTimeoutMarginMs, meshRoute } from '../../charts/platform.js';
+import { chaosResources } from '../../chaos/resources.js';
+import { product } from '../../contract/index.js';
 import { auditEvents } from '../../chaos/scenarios/kafka-broker-kill.js';
 import { emulatedNaiveRetry, productLatencyMs as naiveProductLatencyMs } from '../../chaos/scenarios/naive-retry.js';
 import { overloadSizing } from '../../chaos/scenarios/overload.js';
@@ -14,8 +15,8 @@ const answer = (status: number, body: unknown) => ({ status, headers: {}, body, 
 
 describe('the scenarios’ numbers against the platform model', () => {
   it('slow-product: the latency outlasts every product call budget of the saga, mesh and HTTP client alike', () => {
-    for (const route of ['POST /reservations', 'POST /reservations/{orderId}/commit', 'POST /reservations/{orderId}/release']) {
-      const timeout = modelRoute('product', route).timeout.toMilliseconds();
+    for (const route of [product.routes.reserve, product.routes.commit, product.routes.release]) {
+      const timeout = meshRoute(route).timeout.toMilliseconds();
       expect(slowProductLatencyMs).toBeGreaterThan(timeout + clientTimeoutMarginMs);
     }
     expect(orderBudgetMs).toBe(10_000);
@@ -24,8 +25,8 @@ describe('the scenarios’ numbers against the platform model', () => {
   it('naive-retry: two slowed product calls outlast the naive per-try timeout, one stays inside the mesh’s per-try timeout', () => {
     const naivePerTry = chaosResources.naiveRetry.perTryTimeout.toMilliseconds();
     expect(2 * naiveProductLatencyMs).toBeGreaterThan(naivePerTry);
-    for (const route of ['POST /reservations', 'POST /reservations/{orderId}/commit']) {
-      expect(naiveProductLatencyMs).toBeLessThan(modelRoute('product', route).perTryTimeout.toMilliseconds() - 100);
+    for (const route of [product.routes.reserve, product.routes.commit]) {
+      expect(naiveProductLatencyMs).toBeLessThan(meshRoute(route).perTryTimeout.toMilliseconds() - 100);
     }
     expect(emulatedNaiveRetry.perTryTimeoutMs).toBe(naivePerTry);
     expect(emulatedNaiveRetry.attempts).toBe(chaosResources.naiveRetry.attempts);
@@ -37,7 +38,7 @@ describe('the scenarios’ numbers against the platform model', () => {
   });
 
   it('overload: the added latency stays under the read route’s per-try timeout, so what is admitted is not retried', () => {
-    expect(overloadSizing().latencyMs).toBeLessThan(modelRoute('product', 'GET|HEAD /products/{id}').perTryTimeout.toMilliseconds());
+    expect(overloadSizing().latencyMs).toBeLessThan(meshRoute(product.routes.get).perTryTimeout.toMilliseconds());
   });
 
   it('overload: the rate holds more requests in flight than the synthesized pool of product admits and queues', () => {
@@ -52,7 +53,7 @@ describe('the scenarios’ numbers against the platform model', () => {
 
   it('edge-fault: the delay is longer than the faulted route’s timeout, so a working timeout would show', () => {
     const { delay } = chaosResources.edgeFaults;
-    expect(delay.fixedDelay.toMilliseconds()).toBeGreaterThan(modelRoute(delay.service, delay.route).timeout.toMilliseconds());
+    expect(delay.fixedDelay.toMilliseconds()).toBeGreaterThan(meshRoute(delay.route).timeout.toMilliseconds());
   });
 });
 
