@@ -22,8 +22,7 @@ export function buildPlatform(props: AppProps = {}): Platform {
   const namespaces = new NamespacesChart(app, 'namespaces');
   const kafka = new KafkaChart(app, 'kafka');
   const shop = new ShopChart(app, 'shop', {
-    kafkaBootstrap: kafka.cluster.bootstrapServers,
-    kafkaPort: kafka.cluster.plainPort,
+    kafka: kafka.cluster,
     imageTag: process.env.MESHKIT_IMAGE_TAG,
   });
   kafka.addDependency(namespaces);

@@ -1,6 +1,7 @@
 import { Chart, type ChartProps } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import type { Construct } from 'constructs';
+import type { IKafkaCluster } from '../constructs/kafka-cluster-ref.js';
 import { MeshedService } from '../constructs/meshed-service.js';
 import { PostgresDatabase } from '../constructs/postgres-database.js';
 import { EdgeGateway } from '../mesh/edge-gateway.js';
@@ -9,10 +10,11 @@ import { podEnv } from './pod-env.js';
 import { callGraph, edgeAuth, namespaces, services, topics, type ServiceName } from './platform.js';
 
 export interface ShopChartProps extends ChartProps {
-  /** Kafka bootstrap address (host:port) the services produce to and consume from. */
-  readonly kafkaBootstrap: string;
-  /** Port of the Kafka brokers, opened in the services' NetworkPolicies. */
-  readonly kafkaPort: number;
+  /**
+   * The Kafka cluster the services produce to and consume from: its bootstrap address goes into
+   * their environment, and the producers' and consumers' NetworkPolicies let them out to its brokers.
+   */
+  readonly kafka: IKafkaCluster;
   /**
    * Tag of the locally built service images (`meshkit/<service>:<tag>`).
    * @default 'dev'
@@ -67,13 +69,10 @@ export class ShopChart extends Chart {
     }
 
     for (const [name, service] of this.services) {
-      for (const [variable, value] of podEnv(name, { urlOf: (to) => this.service(to).url, kafkaBrokers: props.kafkaBootstrap })) {
+      for (const [variable, value] of podEnv(name, { urlOf: (to) => this.service(to).url, kafkaBrokers: props.kafka.bootstrapServers })) {
         service.addEnv(variable, kplus.EnvValue.fromValue(value));
       }
-      // Brokers are outside the mesh (no sidecar): only the NetworkPolicy wall applies.
-      if (topics.some((t) => t.producers.includes(name) || t.consumers.includes(name))) {
-        service.access.allowEgress({ to: { namespace: namespaces.kafka, podLabels: {}, displayName: 'kafka' }, ports: [{ port: props.kafkaPort }] });
-      }
+      if (topics.some((t) => t.producers.includes(name) || t.consumers.includes(name))) props.kafka.allowFrom(service);
     }
   }
 

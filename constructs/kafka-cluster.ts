@@ -15,7 +15,8 @@ import {
   KafkaSpecEntityOperatorUserOperatorResourcesRequests,
   KafkaSpecKafkaListenersType,
 } from '../imports/strimzi-kafka.strimzi.io.js';
-import type { ResourceRequests } from './meshed-service.js';
+import type { AccessPeer } from '../mesh/workload-access.js';
+import type { IMeshedService, ResourceRequests } from './meshed-service.js';
 import { EventTopic, type TopicOptions } from './event-topic.js';
 import type { IKafkaCluster } from './kafka-cluster-ref.js';
 import { PropsValidator } from './validation.js';
@@ -56,7 +57,14 @@ const PLAIN_PORT = 9092;
  * A Strimzi Kafka cluster in KRaft mode (kafka.strimzi.io/v1): the Kafka resource
  * with a plain internal listener and the entity operators, one KafkaNodePool with
  * both roles, and KafkaTopics added with `addTopic`. Put it in a namespace without
- * sidecar injection: the brokers stay out of the mesh.
+ * sidecar injection: the brokers stay out of the mesh. `allowFrom(client)` lets a client's
+ * pods out to the brokers.
+ *
+ * @example
+ * const kafka = new KafkaCluster(kafkaChart, 'events');
+ * kafka.addTopic('orders.placed', { partitions: 3 });
+ * mailer.addEnv('KAFKA_BROKERS', kplus.EnvValue.fromValue(kafka.bootstrapServers));
+ * kafka.allowFrom(mailer); // egress from the mailer's pods to the brokers on 9092
  */
 export class KafkaCluster extends Construct implements IKafkaCluster {
   /** Name of the Kafka resource (the construct id). */
@@ -161,6 +169,20 @@ export class KafkaCluster extends Construct implements IKafkaCluster {
   /** Bootstrap address (host:port) of the plain listener, for clients in any namespace. */
   get bootstrapServers(): string {
     return `${this.name}-kafka-bootstrap.${this.namespace}.svc.cluster.local:${PLAIN_PORT}`;
+  }
+
+  /** The cluster's pods as a network peer: outside the mesh (no Istio principal), every pod Strimzi labels `strimzi.io/cluster=<name>`. */
+  get peer(): AccessPeer {
+    return { namespace: this.namespace, podLabels: { 'strimzi.io/cluster': this.name }, displayName: `kafka ${this.name}` };
+  }
+
+  /**
+   * Lets `client`'s pods open connections to the brokers' plain listener: an egress rule in the
+   * client's NetworkPolicy. The brokers have no sidecar, so that wall is the only one; Strimzi's
+   * own NetworkPolicy leaves the listener open to every pod.
+   */
+  allowFrom(client: IMeshedService): void {
+    client.access.allowEgress({ to: this.peer, ports: [{ port: this.plainPort }] });
   }
 
   /** Declares a topic managed by Strimzi's topic operator, replicated to match the cluster. */

@@ -73,6 +73,11 @@ describe('authorization derived from the call graph', () => {
     }
   });
 
+  it("keeps Kafka clients to the cluster's pods, not the rest of its namespace", () => {
+    const operator: Workload = { namespace: namespaces.kafka, labels: { name: 'strimzi-cluster-operator' } };
+    for (const spec of services) expect(networkAllows(objects, pod(spec.name), operator, 9092), spec.name).toBe(false);
+  });
+
   it('uses no wildcard principal anywhere', () => {
     const principals = objects
       .filter((o) => o.kind === 'AuthorizationPolicy')

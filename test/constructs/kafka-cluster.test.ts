@@ -2,6 +2,9 @@ import { Chart, Size, Testing } from 'cdk8s';
 import { describe, expect, it } from 'vitest';
 import { EventTopic } from '../../constructs/event-topic.js';
 import { KafkaCluster, type KafkaClusterProps } from '../../constructs/kafka-cluster.js';
+import { MeshedService } from '../../constructs/meshed-service.js';
+import { Callers } from '../../mesh/callers.js';
+import { Route } from '../../mesh/route.js';
 import { versions } from '../../constructs/versions.js';
 import { find, synth } from '../support/manifests.js';
 
@@ -74,6 +77,22 @@ describe('KafkaCluster', () => {
 
   it('exposes the bootstrap address of the Service Strimzi creates', () => {
     expect(cluster().kafka.bootstrapServers).toBe('events-kafka-bootstrap.kafka.svc.cluster.local:9092');
+  });
+
+  it("lets a client it is given out to the cluster's pods on the plain listener, in the client's NetworkPolicy", () => {
+    const app = Testing.app();
+    const kafka = new KafkaCluster(new Chart(app, 'kafka', { namespace: 'kafka' }), 'events');
+    const chart = new Chart(app, 'mail', { namespace: 'mail' });
+    const mailer = new MeshedService(chart, 'mailer', { image: 'example/mailer:1.0', routes: [Route.read('/status')], callers: Callers.none() });
+    kafka.allowFrom(mailer);
+    expect(find(synth(chart), 'NetworkPolicy', 'mailer').spec.egress).toContainEqual({
+      to: [
+        { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kafka' } }, podSelector: { matchLabels: { 'strimzi.io/cluster': 'events' } } },
+      ],
+      ports: [{ port: 9092, protocol: 'TCP' }],
+    });
+    expect(mailer.access.egress.map((g) => g.to)).toContainEqual(kafka.peer);
+    expect(kafka.peer.principal).toBeUndefined();
   });
 
   it('rejects a node count without a sound replication setting and a heap too small for a broker', () => {
