@@ -13,6 +13,8 @@ import { spawn } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { callGraph, services, type ServiceName } from '../charts/platform.js';
+import { serviceUrlEnv } from '../contract/index.js';
 import { bundleService } from './lib/bundle.js';
 import { median } from './lib/stats.js';
 import { startInfra } from './lib/infra.js';
@@ -21,8 +23,7 @@ import { runTimed } from './lib/proc.js';
 import { log, repoRoot, runScript, runSection } from './lib/results.js';
 
 const S = 'startup';
-const SERVICES = ['user', 'product', 'order', 'payment', 'notification'] as const;
-type Service = (typeof SERVICES)[number];
+const SERVICES: readonly ServiceName[] = services.map((s) => s.name);
 
 interface Start {
   /** Spawn to the `service ready` log line. */
@@ -32,7 +33,7 @@ interface Start {
 }
 
 /** Starts one service bundle, times it, then stops it with SIGTERM (bounded waits throughout). */
-async function timeStart(file: string, service: Service, databaseUrl: string): Promise<Start> {
+async function timeStart(file: string, service: ServiceName, databaseUrl: string): Promise<Start> {
   const began = performance.now();
   const child = spawn(process.execPath, [file], {
     env: {
@@ -42,7 +43,8 @@ async function timeStart(file: string, service: Service, databaseUrl: string): P
       DATABASE_URL: databaseUrl,
       LOG_LEVEL: 'info',
       SHUTDOWN_DELAY_MS: '0',
-      ...(service === 'order' ? { USER_URL: 'http://127.0.0.1:9', PRODUCT_URL: 'http://127.0.0.1:9', PAYMENT_URL: 'http://127.0.0.1:9' } : {}),
+      // A URL for each service it calls (nothing listens there: start-up makes no call).
+      ...Object.fromEntries(callGraph.filter((e) => e.from === service).map((e) => [serviceUrlEnv(e.to), 'http://127.0.0.1:9'])),
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -91,7 +93,7 @@ async function main(): Promise<void> {
   const { values } = parseArgs({ options: { reps: { type: 'string', default: '5' } } });
   const reps = Math.min(20, Math.max(1, Number(values.reps)));
   await runSection(S, `npm run bench:startup -- --reps ${reps}`, async () => {
-    log(S, 'bundling the five services (esbuild, as scripts/build-services.ts does)');
+    log(S, `bundling the ${SERVICES.length} services (esbuild, as scripts/build-services.ts does)`);
     const bundles: Record<string, { file: string; bytes: number; assetBytes: number; appsDistBytes: number | null }> = {};
     for (const service of SERVICES) {
       const bundle = await bundleService(`apps/${service}/main.ts`, `services/${service}`);
@@ -109,7 +111,7 @@ async function main(): Promise<void> {
       const runs: Record<string, { fresh: Start[]; migrated: Start[]; load1: number[] }> = Object.fromEntries(
         SERVICES.map((s) => [s, { fresh: [], migrated: [], load1: [] }]),
       );
-      const migratedDb: Partial<Record<Service, string>> = {};
+      const migratedDb: Partial<Record<ServiceName, string>> = {};
       for (let rep = 0; rep < reps; rep += 1) {
         for (const service of SERVICES) {
           const load = loadNow();

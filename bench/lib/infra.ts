@@ -1,4 +1,4 @@
-import { startLocalShop, type LocalShop } from '../../local/dev/index.js';
+import { SERVICE_NAMES, startLocalShop, type LocalShop } from '../../local/dev/index.js';
 import type { ServiceName } from '../../charts/platform.js';
 import { startKafkaBroker, type KafkaBroker } from '../../infra/kafka-broker.js';
 import { startPostgres, type RunningPostgres } from '../../infra/postgres.js';
@@ -36,13 +36,12 @@ export interface BenchShop {
 /** The whole shop as local processes (local/dev/shop.ts, bundles) on its own databases of `infra`'s server. */
 export async function startBenchShop(infra: Infra, tag: string, env: Readonly<Record<string, string>> = {}): Promise<BenchShop> {
   const databaseUrls: Partial<Record<ServiceName, string>> = {};
-  const all = ['user', 'product', 'order', 'payment', 'notification'] as const;
   const shop = await startLocalShop({
     runtime: 'bundle',
     edgePort: false,
     ...(infra.kafka ? { kafkaBrokers: infra.kafka.brokers } : {}),
     databaseUrlFor: async (name) => (databaseUrls[name] = await infra.postgres.createDatabase(`bench_${tag}_${name}`)),
-    env: Object.fromEntries(all.map((name) => [name, { LOG_LEVEL: 'info', ...env }])),
+    env: Object.fromEntries(SERVICE_NAMES.map((name) => [name, { LOG_LEVEL: 'info', ...env }])),
   });
   return { shop, databaseUrls: databaseUrls as Record<ServiceName, string> };
 }

@@ -2,6 +2,7 @@
  * The "Order saga through the mesh" part of bench/RESULTS.md, from the section bench/mesh-saga.ts
  * wrote, beside the same saga without a mesh from the services section (bench/services.ts).
  */
+import { services as shopServices } from '../../contract/index.js';
 import { formatLoad, type LoadSample } from './machine.js';
 import type { Section } from './results.js';
 
@@ -19,7 +20,7 @@ interface Run {
   readonly marginalCpuMsPerOrder: Record<string, number>;
 }
 
-const services = ['user', 'product', 'order', 'payment', 'notification'];
+const services: readonly string[] = shopServices.map((s) => s.name);
 /** bench/mesh-saga.ts's group for its own process: the load generator and local/mesh's node controllers (kubelet, probes, EndpointSlices, kube-proxy, DNS). */
 export const benchProcess = 'bench process (load generator, node controllers)';
 
