@@ -4,6 +4,7 @@ import type { AnyRoute, ServiceContext, ServiceDefinition } from '../../apps/kit
 import { userService } from '../../apps/user/app.js';
 import { pino } from 'pino';
 import { HttpMetrics, loadConfig, USER_ID_HEADER } from '../../apps/kit/index.js';
+import { definitionOf } from './support.js';
 
 /** Builds a service's routes without a database or network, to compare them with the contract. */
 async function servedRoutes(definition: ServiceDefinition<never>): Promise<string[]> {
@@ -27,14 +28,6 @@ async function servedRoutes(definition: ServiceDefinition<never>): Promise<strin
   } as unknown as ServiceContext<never>;
   const parts = await definition.create(ctx);
   return parts.routes.map((r: AnyRoute) => describeRoute(r.route)).sort();
-}
-
-/** The ServiceDefinition apps/<name>/app.ts exports, found by its name (so a new service needs no line here). */
-async function definitionOf(name: string): Promise<ServiceDefinition<never>> {
-  const module = (await import(`../../apps/${name}/app.ts`)) as Record<string, unknown>;
-  const found = Object.values(module).find((v) => typeof v === 'object' && v !== null && (v as { name?: unknown }).name === name && 'create' in v);
-  if (!found) throw new Error(`apps/${name}/app.ts exports no ServiceDefinition named '${name}'`);
-  return found as ServiceDefinition<never>;
 }
 
 // Method and path come from the contract objects (a drift does not compile); this checks no route is missing or extra.

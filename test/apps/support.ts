@@ -8,6 +8,14 @@ export function testEnv(extra: Record<string, string> = {}): Record<string, stri
   return { PORT: '0', ADMIN_PORT: '0', HOST: '127.0.0.1', PGLITE_DATA_DIR: 'memory://', LOG_LEVEL: 'silent', SHUTDOWN_DELAY_MS: '0', ...extra };
 }
 
+/** The ServiceDefinition apps/<name>/app.ts exports, found by its name (so a new service needs no line where all are started). */
+export async function definitionOf(name: string): Promise<ServiceDefinition<never>> {
+  const module = (await import(`../../apps/${name}/app.ts`)) as Record<string, unknown>;
+  const found = Object.values(module).find((v) => typeof v === 'object' && v !== null && (v as { name?: unknown }).name === name && 'create' in v);
+  if (!found) throw new Error(`apps/${name}/app.ts exports no ServiceDefinition named '${name}'`);
+  return found as ServiceDefinition<never>;
+}
+
 export function startForTest<S>(definition: ServiceDefinition<S>, extra: Record<string, string> = {}): Promise<RunningService> {
   return startService(definition, testEnv(extra));
 }

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { callGraph, services, type ServiceName } from '../../charts/platform.js';
+import { callGraph, edgeAuth, meshRoute, services, type ServiceName } from '../../charts/platform.js';
 import { ensureIstio } from '../../infra/istio.js';
 import { startIstiod, type RunningIstiod } from '../../infra/istiod.js';
 import { KubeClient, type KubeObject } from '../../infra/kube-client.js';
@@ -26,6 +26,10 @@ let istiod: RunningIstiod | undefined;
 const fqdn = (service: string) => `${service}.${shop}.svc.cluster.local`;
 const cluster = (service: string) => `outbound|${appPort}|v1|${fqdn(service)}`;
 const pod = (name: string) => pods.get(name)!;
+/** The first pod of a service, which every test that needs one of its pods takes. */
+const firstPod = (service: string) => `${service}-0`;
+/** The service serving the JWKS: its port is PERMISSIVE for that path (PeerAuthentication <service>-jwks). */
+const jwksService = edgeAuth.jwks.service;
 const deployment = (service: string) => objects.find((o) => o.kind === 'Deployment' && o.metadata.name === service)!;
 
 /** Requests that reached every pod of `service` for `key` (`METHOD path[ key]`). */
@@ -61,16 +65,12 @@ beforeAll(async () => {
     clusterIps.set(service.metadata.name, (service.spec as { clusterIP: string }).clusterIP);
   }
   const setup = { kube, client, network, istiod, pilotAgent: binaries.pilotAgent, clusterIps };
-  // Two order pods (two callers with their own Envoy state: outlier ejections live in the caller),
-  // two payment pods (outlier detection and maxEjectionPercent need two), one of each other service.
+  // One pod of every service of the model, and a second order pod (two callers with their own Envoy
+  // state: outlier ejections live in the caller) and payment pod (outlier detection and maxEjectionPercent need two).
   const layout: [string, ServiceName][] = [
-    ['user-0', 'user'],
-    ['product-0', 'product'],
-    ['order-0', 'order'],
+    ...services.map((s): [string, ServiceName] => [firstPod(s.name), s.name]),
     ['order-1', 'order'],
-    ['payment-0', 'payment'],
     ['payment-1', 'payment'],
-    ['notification-0', 'notification'],
   ];
   const started1 = await Promise.all(layout.map(([name, service]) => startTestPod(setup, deployment(service), name)));
   for (const p of started1) pods.set(p.name, p);
@@ -259,7 +259,8 @@ describe('STRICT mTLS', () => {
   it('refuses plaintext from a pod without a sidecar at every service but the open JWKS port', async () => {
     const script =
       'const ips = JSON.parse(process.argv[1]); Promise.all(ips.map(([n, ip]) => fetch(`http://${ip}:8080/x`, { signal: AbortSignal.timeout(5000) }).then((r) => [n, r.status], (e) => [n, String(e.cause?.code ?? e.message)]))).then((r) => console.log(JSON.stringify(r)))';
-    const targets = ['user-0', 'product-0', 'order-0', 'payment-0', 'notification-0'].map((n) => [n, pod(n).ip]);
+    const targets = services.map((s) => [firstPod(s.name), pod(firstPod(s.name)).ip]);
+    const strict = services.filter((s) => s.name !== jwksService).map((s) => firstPod(s.name));
     const { stdout } = await promisify(execFile)(
       'ip',
       ['netns', 'exec', network!.netnsOf('plain-0'), process.execPath, '-e', script, JSON.stringify(targets)],
@@ -269,23 +270,17 @@ describe('STRICT mTLS', () => {
     );
     const outcome = Object.fromEntries(JSON.parse(stdout) as [string, unknown][]);
     console.error(`[mesh-policy] plaintext from a pod without a sidecar: ${JSON.stringify(outcome)}`);
-    for (const n of ['product-0', 'order-0', 'payment-0', 'notification-0']) expect(typeof outcome[n], n).toBe('string');
-    // user's 8080 is PERMISSIVE (PeerAuthentication user-jwks, for the JWKS): plaintext gets in, authorization still says no.
-    expect(outcome['user-0']).toBe(403);
-    for (const n of ['product-0', 'order-0', 'payment-0', 'notification-0']) expect(await reached(pod(n).service, 'GET /x')).toBe(0);
+    expect(strict.length).toBe(services.length - 1);
+    for (const n of strict) expect(typeof outcome[n], n).toBe('string');
+    // The JWKS service's 8080 is PERMISSIVE (PeerAuthentication <service>-jwks, user-jwks): plaintext gets in, authorization still says no.
+    expect(outcome[firstPod(jwksService)]).toBe(403);
+    for (const n of strict) expect(await reached(pod(n).service, 'GET /x')).toBe(0);
   });
 });
 
 describe('authorization from the call graph', () => {
   it('allows exactly the call-graph edges for every ordered pair of services and every route of the callee', async () => {
     await clearAll();
-    const callerPod: Record<ServiceName, string> = {
-      user: 'user-0',
-      product: 'product-0',
-      order: 'order-0',
-      payment: 'payment-0',
-      notification: 'notification-0',
-    };
     const mismatches: string[] = [];
     let checked = 0;
     for (const from of services) {
@@ -295,10 +290,10 @@ describe('authorization from the call graph', () => {
           const method = route.methods[0]!;
           const path = route.path.replace(/\{[^}]+\}/g, 't1');
           const onEdge = callGraph.some((e) => e.from === from.name && e.to === to.name && e.routes.includes(route));
-          // The one rule without a source: user's JWKS is public (the gateway's and istiod's JWT verification fetch it).
-          const open = to.name === 'user' && route.path === '/.well-known/jwks.json';
+          // The one rule without a source: the JWKS (edgeAuth.jwks) is public (the gateway's and istiod's JWT verification fetch it).
+          const open = route === meshRoute(edgeAuth.jwks);
           const headers = route.keyHeader ? { [route.keyHeader]: `${from.name}-${route.name}` } : undefined;
-          const [result] = await pod(callerPod[from.name]).call(to.name, method, path, { headers });
+          const [result] = await pod(firstPod(from.name)).call(to.name, method, path, { headers });
           const expected = onEdge || open ? 200 : 403;
           checked++;
           if (result!.status !== expected)
