@@ -1,8 +1,8 @@
 /**
  * Events with Strimzi: a one-node KRaft KafkaCluster in its own namespace (no sidecars),
  * two topics (KafkaCluster.addTopic creates EventTopics), and a MeshedService that only
- * consumes them: nobody calls it (`Callers.none()`), and its NetworkPolicy lets it out to
- * the brokers.
+ * consumes them: nobody calls it (`Callers.none()`), and `kafka.allowFrom(mailer)` lets it
+ * out to the brokers (an egress rule in its NetworkPolicy).
  * Run it with `npx tsx examples/kafka/main.ts` (writes dist/kafka/).
  */
 import { App, Chart } from 'cdk8s';
@@ -22,9 +22,6 @@ const mailer = new MeshedService(appChart, 'mailer', {
   callers: Callers.none(), // a consumer: takes no requests
 });
 mailer.addEnv('KAFKA_BROKERS', kplus.EnvValue.fromValue(kafka.bootstrapServers));
-mailer.access.allowEgress({
-  to: { namespace: kafka.namespace, podLabels: { 'strimzi.io/cluster': kafka.name }, displayName: 'kafka' },
-  ports: [{ port: kafka.plainPort }],
-});
+kafka.allowFrom(mailer); // egress from the mailer's pods to the brokers' plain listener
 
 app.synth();
