@@ -8,6 +8,20 @@ export interface PodAddresses {
   readonly kafkaBrokers?: string;
 }
 
+/** The topics a service produces to and consumes from, by name, in the contract's order. */
+export function kafkaTopicsOf(service: ServiceName): { readonly produces: string[]; readonly consumes: string[] } {
+  return {
+    produces: topics.filter((t) => t.producers.includes(service)).map((t) => t.name),
+    consumes: topics.filter((t) => t.consumers.includes(service)).map((t) => t.name),
+  };
+}
+
+/** Whether a service produces to or consumes from any topic: it is a Kafka client, gets the KAFKA_* variables and must reach the brokers. */
+export function usesKafka(service: ServiceName): boolean {
+  const { produces, consumes } = kafkaTopicsOf(service);
+  return produces.length > 0 || consumes.length > 0;
+}
+
 /**
  * The platform's wiring of one service's pod, derived from the contract and the mesh budgets, in
  * the order it is written: `<CALLEE>_URL` per call-graph edge; HTTP_CLIENT_TIMEOUT_MS (the longest
@@ -25,9 +39,8 @@ export function podEnv(service: ServiceName, at: PodAddresses): [name: string, v
   if (service === edgeAuth.jwks.service) {
     env.push([envNames.jwtIssuer, edgeAuth.issuer], [envNames.jwtAudience, edgeAuth.audiences[0]]);
   }
-  const produces = topics.filter((t) => t.producers.includes(service)).map((t) => t.name);
-  const consumes = topics.filter((t) => t.consumers.includes(service)).map((t) => t.name);
-  if (at.kafkaBrokers !== undefined && (produces.length > 0 || consumes.length > 0)) {
+  if (at.kafkaBrokers !== undefined && usesKafka(service)) {
+    const { produces, consumes } = kafkaTopicsOf(service);
     env.push([envNames.kafkaBrokers, at.kafkaBrokers], [envNames.kafkaClientId, service]);
     if (produces.length > 0) env.push([envNames.kafkaProduceTopics, produces.join(',')]);
     if (consumes.length > 0) env.push([envNames.kafkaConsumeTopics, consumes.join(',')], [envNames.kafkaGroupId, service]);

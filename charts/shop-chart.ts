@@ -6,8 +6,8 @@ import { MeshedService } from '../constructs/meshed-service.js';
 import { PostgresDatabase } from '../constructs/postgres-database.js';
 import { EdgeGateway } from '../mesh/edge-gateway.js';
 import { NamespaceSecurity } from '../mesh/namespace-security.js';
-import { podEnv } from './pod-env.js';
-import { callGraph, edgeAuth, namespaces, services, topics, type ServiceName } from './platform.js';
+import { podEnv, usesKafka } from './pod-env.js';
+import { callGraph, edgeAuth, namespaces, services, type ServiceName } from './platform.js';
 
 export interface ShopChartProps extends ChartProps {
   /**
@@ -72,7 +72,7 @@ export class ShopChart extends Chart {
       for (const [variable, value] of podEnv(name, { urlOf: (to) => this.service(to).url, kafkaBrokers: props.kafka.bootstrapServers })) {
         service.addEnv(variable, kplus.EnvValue.fromValue(value));
       }
-      if (topics.some((t) => t.producers.includes(name) || t.consumers.includes(name))) props.kafka.allowFrom(service);
+      if (usesKafka(name)) props.kafka.allowFrom(service);
     }
   }
 
