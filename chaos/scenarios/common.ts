@@ -1,3 +1,5 @@
+import type { ChaosSettings } from '../../apps/kit/chaos.js';
+import type { ServiceName } from '../../charts/platform.js';
 import { formatMs, formatPercent, type Check } from '../report.js';
 import type { PhaseName, Results, ScenarioContext, Timings } from '../scenario.js';
 import { StockPlan, usersFor, type OrderView, type ShopUser } from '../workload.js';
@@ -37,6 +39,34 @@ export async function stockFor(ctx: ScenarioContext, orders: number): Promise<St
 /** Fresh users for an orders target that places at most `orders` orders. */
 export async function usersForOrders(ctx: ScenarioContext, label: string, orders: number): Promise<ShopUser[]> {
   return ctx.workload.users(usersFor(orders), label);
+}
+
+/**
+ * What an orders target needs for a whole run at the full rate (phases plus the restore wait):
+ * stock for every order it may place (topped up first if it would not last) and fresh users
+ * labelled `label` to place them.
+ */
+export async function ordersRunFor(ctx: ScenarioContext, label: string): Promise<{ stock: StockPlan; users: ShopUser[] }> {
+  const orders = plannedRequests(ctx.timings);
+  const stock = await stockFor(ctx, orders);
+  return { stock, users: await usersForOrders(ctx, label, orders) };
+}
+
+/**
+ * Turns the run-time chaos switch of each of `instances` of `service` to `settings`; returns the
+ * revert, which resets each of them and says so in the report's words.
+ */
+export async function switchChaos(
+  ctx: ScenarioContext,
+  service: ServiceName,
+  instances: readonly string[],
+  settings: ChaosSettings,
+): Promise<() => Promise<string>> {
+  for (const instance of instances) await ctx.env.setChaos(service, instance, settings);
+  return async () => {
+    for (const instance of instances) await ctx.env.clearChaos(service, instance);
+    return `chaos switch reset on ${instances.join(', ')}`;
+  };
 }
 
 /** How long the order service's recovery sweep may take to finish a stale order, with a margin. */

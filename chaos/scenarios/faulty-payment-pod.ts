@@ -1,6 +1,6 @@
 import { atLeast, meshOnly, notApplicable, formatPercent, type Check } from '../report.js';
 import type { Scenario } from '../scenario.js';
-import { describeCounts, healthyBaseline, plannedRequests, rate, recovers, settleTimeoutMs, statusCounts, stockFor, usersForOrders } from './common.js';
+import { describeCounts, healthyBaseline, ordersRunFor, rate, recovers, settleTimeoutMs, statusCounts, switchChaos } from './common.js';
 
 const target = 'orders';
 
@@ -36,10 +36,8 @@ export const faultyPaymentPod: Scenario = {
         ]
       : ['retries and ejections are read from the Envoy stats of the order pods’ sidecars (the callers of payment).'],
   async prepare(ctx) {
-    const { env, timings } = ctx;
-    const orders = plannedRequests(timings);
-    const stock = await stockFor(ctx, orders);
-    const users = await usersForOrders(ctx, 'payment', orders);
+    const { env } = ctx;
+    const { stock, users } = await ordersRunFor(ctx, 'payment');
     const payment = env.serviceMetrics('payment');
     const envoy = env.envoy?.('order', 'payment');
     let settled: ReturnType<typeof statusCounts> = {};
@@ -58,14 +56,8 @@ export const faultyPaymentPod: Scenario = {
       async inject() {
         const pods = await env.instances('payment');
         const victim = pods[0]!;
-        await env.setChaos('payment', victim, { failRate: 0.5, latencyMs: 0 });
-        return {
-          description: `chaos switch failRate 0.5 on ${victim} (1 of ${pods.length} payment instance${pods.length > 1 ? 's' : ''})`,
-          revert: async () => {
-            await env.clearChaos('payment', victim);
-            return `chaos switch reset on ${victim}`;
-          },
-        };
+        const revert = await switchChaos(ctx, 'payment', [victim], { failRate: 0.5, latencyMs: 0 });
+        return { description: `chaos switch failRate 0.5 on ${victim} (1 of ${pods.length} payment instance${pods.length > 1 ? 's' : ''})`, revert };
       },
       async verify() {
         const final = await ctx.workload.settle(users, settleTimeoutMs(ctx), ctx.sleep);

@@ -2,7 +2,7 @@ import { atLeast, atMost, formatMs, formatPercent, type Check } from '../report.
 import { gaugeTotals } from '../metrics/collector.js';
 import { phaseNames, type Scenario } from '../scenario.js';
 import { inBatches, type NotificationView, type OrderView, type ShopUser, type ShopWorkload } from '../workload.js';
-import { describeCounts, healthyBaseline, plannedRequests, rate, settleTimeoutMs, statusCounts, stockFor, usersForOrders } from './common.js';
+import { describeCounts, healthyBaseline, ordersRunFor, rate, settleTimeoutMs, statusCounts } from './common.js';
 
 const target = 'orders';
 const finalEvent: Record<string, string | undefined> = { CONFIRMED: 'OrderConfirmed', CANCELLED: 'OrderCancelled', PENDING: undefined };
@@ -104,11 +104,9 @@ export const kafkaBrokerKill: Scenario = {
             'the broker pod is deleted with grace period 0; Strimzi starts a new one on the same volume. The fault phase lasts until it is ready again (up to the restore timeout).',
           ],
   async prepare(ctx) {
-    const { env, timings } = ctx;
-    const orders = plannedRequests(timings);
-    const stock = await stockFor(ctx, orders);
+    const { env } = ctx;
     // Two notifications per order; notifications are listed 100 at a time.
-    const users = await usersForOrders(ctx, 'kafka', orders);
+    const { stock, users } = await ordersRunFor(ctx, 'kafka');
     const order = env.serviceMetrics('order');
     const notification = env.serviceMetrics('notification');
     let audit: EventAudit | undefined;

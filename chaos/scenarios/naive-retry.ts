@@ -5,7 +5,7 @@ import type { ClientRetryPolicy } from '../../load/generator.js';
 import { atLeast, atMost, type Check } from '../report.js';
 import type { Scenario } from '../scenario.js';
 import type { ShopUser } from '../workload.js';
-import { healthyBaseline, plannedRequests, settleTimeoutMs, stockFor, usersForOrders } from './common.js';
+import { healthyBaseline, plannedRequests, settleTimeoutMs, stockFor, switchChaos, usersForOrders } from './common.js';
 
 const naive = 'naive retries';
 const naiveKeyed = 'naive retries + Idempotency-Key';
@@ -90,13 +90,10 @@ export const naiveRetry: Scenario = {
       ],
       async inject() {
         const pods = await env.instances('product');
-        for (const pod of pods) await env.setChaos('product', pod, { failRate: 0, latencyMs: productLatencyMs });
+        const revert = await switchChaos(ctx, 'product', pods, { failRate: 0, latencyMs: productLatencyMs });
         return {
           description: `chaos switch latencyMs ${productLatencyMs} on every product instance (${pods.join(', ')}): an order now takes longer than the naive ${perTryTimeout.toMilliseconds()} ms per try, each product call still less than the mesh's ${internalPerTryMs} ms`,
-          revert: async () => {
-            for (const pod of pods) await env.clearChaos('product', pod);
-            return `chaos switch reset on ${pods.join(', ')}`;
-          },
+          revert,
         };
       },
       async verify() {

@@ -4,7 +4,7 @@ import type { LoadTarget } from '../../load/generator.js';
 import { atLeast, atMost, formatMs, formatPercent, type Check } from '../report.js';
 import type { Scenario } from '../scenario.js';
 import type { OrderView } from '../workload.js';
-import { answeredRate, describeCounts, healthyBaseline, plannedRequests, recovers, settleTimeoutMs, statusCounts, stockFor, usersForOrders } from './common.js';
+import { answeredRate, describeCounts, healthyBaseline, ordersRunFor, recovers, settleTimeoutMs, statusCounts, switchChaos } from './common.js';
 
 const target = 'orders';
 /** Longer than every product route's timeout (1.5s in the mesh, 2s HTTP client locally): each saga call to product times out. */
@@ -40,11 +40,9 @@ export const slowProduct: Scenario = {
         ]
       : ['on the cluster each call to product is cut by the mesh (1.5 s timeout, 450 ms per try); its retries also time out, so the saga sees 504s.'],
   async prepare(ctx) {
-    const { env, timings } = ctx;
-    const orders = plannedRequests(timings);
-    const stock = await stockFor(ctx, orders);
+    const { env } = ctx;
+    const { stock, users } = await ordersRunFor(ctx, 'slow');
     const before = new Map((await ctx.workload.products()).map((p) => [p.id, p.available]));
-    const users = await usersForOrders(ctx, 'slow', orders);
     const product = env.serviceMetrics('product');
     const order = env.serviceMetrics('order');
     let final: OrderView[] = [];
@@ -59,14 +57,8 @@ export const slowProduct: Scenario = {
       ],
       async inject() {
         const pods = await env.instances('product');
-        for (const pod of pods) await env.setChaos('product', pod, { failRate: 0, latencyMs: productLatencyMs });
-        return {
-          description: `chaos switch latencyMs ${productLatencyMs} on every product instance (${pods.join(', ')})`,
-          revert: async () => {
-            for (const pod of pods) await env.clearChaos('product', pod);
-            return `chaos switch reset on ${pods.join(', ')}`;
-          },
-        };
+        const revert = await switchChaos(ctx, 'product', pods, { failRate: 0, latencyMs: productLatencyMs });
+        return { description: `chaos switch latencyMs ${productLatencyMs} on every product instance (${pods.join(', ')})`, revert };
       },
       async verify() {
         final = await ctx.workload.settle(users, settleTimeoutMs(ctx), ctx.sleep);

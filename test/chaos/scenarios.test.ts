@@ -6,9 +6,11 @@ import { auditEvents } from '../../chaos/scenarios/kafka-broker-kill.js';
 import { emulatedNaiveRetry, productLatencyMs as naiveProductLatencyMs } from '../../chaos/scenarios/naive-retry.js';
 import { overloadSizing } from '../../chaos/scenarios/overload.js';
 import { orderBudgetMs, productLatencyMs as slowProductLatencyMs } from '../../chaos/scenarios/slow-product.js';
+import { ordersRunFor, plannedRequests, switchChaos } from '../../chaos/scenarios/common.js';
 import { scenarios } from '../../chaos/scenarios/index.js';
 import { buildPlatform } from '../../charts/platform-app.js';
 import type { ChaosEnvironment } from '../../chaos/environment.js';
+import type { ScenarioContext, Timings } from '../../chaos/scenario.js';
 import { describeOrderAnswer, orderAnswered, orderConfirmed, StockPlan, usersFor, type NotificationView, type OrderView } from '../../chaos/workload.js';
 
 const answer = (status: number, body: unknown) => ({ status, headers: {}, body, latencyMs: 1 });
@@ -109,6 +111,59 @@ describe('StockPlan', () => {
 
   it('spreads orders so no user has more than GET /orders lists', () => {
     expect([usersFor(1), usersFor(40), usersFor(41), usersFor(400)]).toEqual([1, 1, 2, 10]);
+  });
+});
+
+describe('the scenarios’ shared steps', () => {
+  /** A context whose environment and workload only record what the step asked of them. */
+  function recordingContext(calls: string[], timings: Timings, stock: number[]): ScenarioContext {
+    const env: Partial<ChaosEnvironment> = {
+      setChaos: async (service, instance, settings) => void calls.push(`set ${service} ${instance} ${settings.failRate} ${settings.latencyMs}`),
+      clearChaos: async (service, instance) => void calls.push(`clear ${service} ${instance}`),
+      restock: async (units) => {
+        calls.push(`restock ${units}`);
+        stock = stock.map(() => units);
+        return `${units} units per product`;
+      },
+    };
+    const workload = {
+      products: async () => stock.map((available, i) => ({ id: `p${i}`, available })),
+      users: async (count: number, label: string) => {
+        calls.push(`users ${count} ${label}`);
+        return [];
+      },
+    };
+    return { env, workload, timings, step: (line: string) => void calls.push(`step ${line}`) } as unknown as ScenarioContext;
+  }
+  const timings: Timings = {
+    baselineMs: 10_000,
+    duringMs: 20_000,
+    afterMs: 10_000,
+    ratePerSecond: 3,
+    concurrency: 8,
+    requestTimeoutMs: 5_000,
+    restoreTimeoutMs: 5_000,
+  };
+
+  it('switchChaos sets the switch of each instance; its revert resets each and says on which', async () => {
+    const calls: string[] = [];
+    const revert = await switchChaos(recordingContext(calls, timings, []), 'product', ['product-a', 'product-b'], { failRate: 0, latencyMs: 700 });
+    expect(calls).toEqual(['set product product-a 0 700', 'set product product-b 0 700']);
+    expect(await revert()).toBe('chaos switch reset on product-a, product-b');
+    expect(calls.slice(2)).toEqual(['clear product product-a', 'clear product product-b']);
+  });
+
+  it('ordersRunFor stocks every order the run may place at the full rate (restocking first when short) and makes users for them', async () => {
+    const orders = plannedRequests(timings);
+    expect(orders).toBe(140);
+    const calls: string[] = [];
+    const { stock } = await ordersRunFor(recordingContext(calls, timings, [60, 70]), 'slow');
+    expect(calls).toEqual(['restock 5000', 'step restock: 5000 units per product', `users ${usersFor(orders)} slow`]);
+    expect(stock.total).toBe(10_000);
+
+    const enough: string[] = [];
+    expect((await ordersRunFor(recordingContext(enough, timings, [70, 70]), 'kafka')).stock.total).toBe(140);
+    expect(enough).toEqual([`users ${usersFor(orders)} kafka`]);
   });
 });
 
