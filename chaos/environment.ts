@@ -19,6 +19,24 @@ export interface AppliedResources {
 }
 
 /**
+ * The shop as synthesized into dist/ and deployed, on the kind cluster or the local mesh: what the
+ * chaos environments of both take from the platform model (chaos/main.ts's shopDeployment).
+ */
+export interface ShopDeployment {
+  readonly namespaces: { readonly shop: string; readonly kafka: string; readonly istio: string };
+  /** Strimzi Kafka cluster name (its broker pods carry `strimzi.io/cluster=<name>`, `strimzi.io/broker-role=true`). */
+  readonly kafkaCluster: string;
+  /** Public port of each service (the mesh host's port in Envoy's cluster names). */
+  readonly servicePort: (service: ServiceName) => number;
+  /** Admin port of the services (chaos switch and /metrics, on the pod's loopback). */
+  readonly adminPort: number;
+  /** Where `chaos synth` wrote the fault resources (dist/chaos). */
+  readonly resourcesDir: string;
+  /** The order service's recovery sweep as deployed (the app defaults unless the chart sets them). */
+  readonly orderSweep: { readonly intervalMs: number; readonly staleMs: number };
+}
+
+/**
  * Where a scenario runs: the shop on kind behind the Istio gateway, on the local mesh
  * (local/mesh: istiod and Envoy sidecars on this machine), or as local processes behind the
  * local edge. Capabilities a place lacks are undefined, and

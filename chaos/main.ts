@@ -17,7 +17,7 @@ import { freePort } from '../infra/processes.js';
 import { KubeClient } from '../infra/kube-client.js';
 import { chaosKubeApi, ClusterAccess, type ChaosKubeApi } from './cluster/kube.js';
 import { clusterEnvironment } from './cluster/environment.js';
-import type { ChaosEnvironment } from './environment.js';
+import type { ChaosEnvironment, ShopDeployment } from './environment.js';
 import { renderReport, type ScenarioReport } from './report.js';
 import { runScenarios, type RunOptions } from './runner.js';
 import { findScenario, scenarios } from './scenarios/index.js';
@@ -152,6 +152,20 @@ export function progressPrinter(write: (text: string) => void, tty: boolean): (l
 /** The order service's recovery sweep on the cluster: apps/order/app.ts defaults, since the chart sets neither SWEEP_INTERVAL_MS nor STALE_ORDER_MS (a test checks both). */
 export const clusterOrderSweep = { intervalMs: 10_000, staleMs: 60_000 } as const;
 
+/** The shop of dist/ as deployed on the kind cluster or the local mesh, from the platform model: namespaces, ports, fault resources, the order sweep. */
+async function shopDeployment(repoRoot: string): Promise<ShopDeployment> {
+  const { buildPlatform } = await import('../charts/platform-app.js');
+  const { shop } = buildPlatform();
+  return {
+    namespaces,
+    kafkaCluster: kafkaClusterName,
+    servicePort: (service: ServiceName) => shop.service(service).port,
+    adminPort: shop.service('order').adminPort,
+    resourcesDir: join(repoRoot, 'dist', 'chaos'),
+    orderSweep: clusterOrderSweep,
+  };
+}
+
 /** The kind cluster as a ChaosEnvironment: the bring-up's session (kubeconfig, API), its runner, the platform's ports. */
 export async function openCluster(ctx: Context): Promise<ChaosEnvironment> {
   if (!(await clusterExists(ctx.runner))) throw new Error(`no kind cluster ${settings.clusterName}: \`make up\` first`);
@@ -160,18 +174,12 @@ export async function openCluster(ctx: Context): Promise<ChaosEnvironment> {
   if (!opened) throw new Error('internal: the session opened no Kubernetes client');
   const api: ChaosKubeApi = opened;
   const access = new ClusterAccess({ api, runner: ctx.runner, kubeconfig: session.kubeconfig, sleep: ctx.sleep, now: ctx.now, freePort });
-  const { buildPlatform } = await import('../charts/platform-app.js');
-  const { shop } = buildPlatform();
+  const deployment = await shopDeployment(ctx.repoRoot);
   let forward: Promise<Awaited<ReturnType<ClusterAccess['forwardPrometheus']>>> | undefined;
   return clusterEnvironment({
+    ...deployment,
     access,
     baseUrl: ctx.env.MESHKIT_URL || settings.ingressUrl,
-    namespaces,
-    kafkaCluster: kafkaClusterName,
-    servicePort: (service: ServiceName) => shop.service(service).port,
-    adminPort: shop.service('order').adminPort,
-    resourcesDir: join(ctx.repoRoot, 'dist', 'chaos'),
-    orderSweep: clusterOrderSweep,
     prometheusUrl: async () => (await (forward ??= access.forwardPrometheus(namespaces.istio))).url,
     close: async () => {
       if (forward) (await forward.catch(() => undefined))?.forward.stop();
@@ -230,26 +238,20 @@ export async function meshPreflight(): Promise<void> {
  */
 export async function openMesh(repoRoot: string, print: (line: string) => void, shopOptions: MeshShopOptions = {}): Promise<ChaosEnvironment> {
   await meshPreflight();
-  const [{ startMeshShop }, { meshEnvironment }, { buildPlatform }, { provisionPostgres }] = await Promise.all([
+  const [{ startMeshShop }, { meshEnvironment }, deployment, { provisionPostgres }] = await Promise.all([
     import('../local/mesh/mesh-shop.js'),
     import('./mesh/environment.js'),
-    import('../charts/platform-app.js'),
+    shopDeployment(repoRoot),
     import('../infra/postgres.js'),
   ]);
-  const { shop: platform } = buildPlatform();
   const began = Date.now();
   // gatewayPort 0: the load goes to the gateway pod itself, and a running `make mesh` keeps its 8080.
   const shop = await startMeshShop({ gatewayPort: 0, log: (line) => print(`[mesh] ${line}`), ...shopOptions });
   try {
     print(`the shop on the mesh is ready in ${((Date.now() - began) / 1000).toFixed(0)} s (logs in ${shop.runDir}/logs)`);
     return meshEnvironment({
+      ...deployment,
       shop,
-      namespaces,
-      kafkaCluster: kafkaClusterName,
-      servicePort: (service: ServiceName) => platform.service(service).port,
-      adminPort: platform.service('order').adminPort,
-      resourcesDir: join(repoRoot, 'dist', 'chaos'),
-      orderSweep: clusterOrderSweep,
       psql: join(provisionPostgres().bindir, 'psql'),
       close: () => shop.stop(),
     });

@@ -1,24 +1,13 @@
 import type { ServiceName } from '../../charts/platform.js';
-import type { ChaosEnvironment, Outage } from '../environment.js';
+import type { ChaosEnvironment, Outage, ShopDeployment } from '../environment.js';
 import { envoyStatsCollector, prometheusCollector, serviceMetricsCollector } from '../metrics/sources.js';
 import type { ClusterAccess, PodInfo } from './kube.js';
 import { loadChaosResources } from '../synth.js';
 
-export interface ClusterEnvironmentOptions {
+export interface ClusterEnvironmentOptions extends ShopDeployment {
   readonly access: ClusterAccess;
   /** The ingress gateway on the laptop (kind maps NodePort 30080 to localhost:8080). */
   readonly baseUrl: string;
-  readonly namespaces: { readonly shop: string; readonly kafka: string; readonly istio: string };
-  /** Strimzi Kafka cluster name (its broker pods carry `strimzi.io/cluster=<name>`). */
-  readonly kafkaCluster: string;
-  /** Public port of each service (the mesh host's port in Envoy's cluster names). */
-  readonly servicePort: (service: ServiceName) => number;
-  /** Admin port of the services (chaos switch and /metrics, on the pod's loopback). */
-  readonly adminPort: number;
-  /** Where `chaos synth` wrote the fault resources (dist/chaos). */
-  readonly resourcesDir: string;
-  /** The order service's recovery sweep as deployed (the app defaults unless the chart sets them). */
-  readonly orderSweep: { readonly intervalMs: number; readonly staleMs: number };
   /** Base URL of Prometheus (a port-forward opened on first use). @default - no Prometheus figures */
   readonly prometheusUrl?: () => Promise<string>;
   readonly close?: () => Promise<void>;

@@ -3,26 +3,15 @@ import type { KubeObject } from '../../infra/kube-client.js';
 import type { LocalPod } from '../../local/mesh/kubelet.js';
 import type { MeshShop } from '../../local/mesh/mesh-shop.js';
 import { inPodHttpScript } from '../cluster/kube.js';
-import type { AppliedResources, ChaosEnvironment, Outage } from '../environment.js';
+import type { AppliedResources, ChaosEnvironment, Outage, ShopDeployment } from '../environment.js';
 import { envoyStatsCollector, serviceMetricsCollector } from '../metrics/sources.js';
 import { loadChaosResources } from '../synth.js';
 
 /** What the chaos runner uses of a running mesh shop (local/mesh/mesh-shop.ts). */
 export type MeshShopHandle = Pick<MeshShop, 'kube' | 'pods' | 'exec' | 'gatewayUrl'>;
 
-export interface MeshEnvironmentOptions {
+export interface MeshEnvironmentOptions extends ShopDeployment {
   readonly shop: MeshShopHandle;
-  readonly namespaces: { readonly shop: string; readonly kafka: string };
-  /** Strimzi Kafka cluster name (the broker pod carries `strimzi.io/cluster=<name>`, `strimzi.io/broker-role=true`). */
-  readonly kafkaCluster: string;
-  /** Public port of each service (the mesh host's port in Envoy's cluster names). */
-  readonly servicePort: (service: ServiceName) => number;
-  /** Admin port of the services (chaos switch and /metrics, on the pod's loopback). */
-  readonly adminPort: number;
-  /** Where `chaos synth` wrote the fault resources (dist/chaos). */
-  readonly resourcesDir: string;
-  /** The order service's recovery sweep as deployed (the app defaults: the chart sets neither). */
-  readonly orderSweep: { readonly intervalMs: number; readonly staleMs: number };
   /** psql of the PostgreSQL the database pods run (infra/postgres.ts's bindir). */
   readonly psql: string;
   /** How long the gateway may take to receive or drop an applied route from istiod. @default 20000 */
