@@ -69,6 +69,13 @@ export async function switchChaos(
   };
 }
 
+/** The first product the shop lists: the one a read scenario asks for. */
+export async function firstProduct(ctx: ScenarioContext): Promise<{ id: string }> {
+  const [first] = await ctx.workload.products();
+  if (!first) throw new Error('the shop lists no product');
+  return first;
+}
+
 /** How long the order service's recovery sweep may take to finish a stale order, with a margin. */
 export function settleTimeoutMs(ctx: ScenarioContext): number {
   return ctx.env.orderSweep.staleMs + 2 * ctx.env.orderSweep.intervalMs + 15_000;

@@ -2,7 +2,7 @@ import { callOf } from '../../cli/smoke.js';
 import { chaosResources } from '../resources.js';
 import { atLeast, atMost, between, formatMs, formatPercent, type Check } from '../report.js';
 import type { Scenario } from '../scenario.js';
-import { healthyBaseline, rate, recovers } from './common.js';
+import { firstProduct, healthyBaseline, rate, recovers } from './common.js';
 
 const abortTarget = 'products via the fault host (abort)';
 const delayTarget = 'product via the fault host (delay)';
@@ -41,8 +41,7 @@ export const edgeFault: Scenario = {
   ],
   async prepare(ctx) {
     const { env } = ctx;
-    const [first] = await ctx.workload.products();
-    if (!first) throw new Error('the shop lists no product');
+    const first = await firstProduct(ctx);
     const envoy = env.envoy?.('gateway', 'product');
     return {
       targets: [

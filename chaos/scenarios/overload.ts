@@ -3,7 +3,8 @@ import { meshRoute } from '../../charts/platform.js';
 import * as contract from '../../contract/index.js';
 import { atLeast, atMost, formatMs, formatPercent, meshOnly, notApplicable, type Check } from '../report.js';
 import type { Scenario, Timings } from '../scenario.js';
-import { healthyBaseline, recovers } from './common.js';
+import { firstProduct, healthyBaseline, recovers, switchChaos } from './common.js';
+import { callOf } from '../../cli/smoke.js';
 
 const target = 'product by id';
 
@@ -81,12 +82,11 @@ export const overload: Scenario = {
           ],
   async prepare(ctx) {
     const { env } = ctx;
-    const [first] = await ctx.workload.products();
-    if (!first) throw new Error('the shop lists no product');
+    const first = await firstProduct(ctx);
     const envoy = env.envoy?.('gateway', 'product');
     const prometheus = env.prometheus?.('product');
     return {
-      targets: [{ name: target, prepare: () => ({ method: 'GET', path: `/products/${first.id}` }) }],
+      targets: [{ name: target, prepare: () => callOf(contract.product.routes.get, { id: first.id }) }],
       figures: [
         ...(envoy
           ? [
@@ -101,13 +101,10 @@ export const overload: Scenario = {
       async inject() {
         const pods = await env.instances('product');
         const { latencyMs, perTryTimeoutMs } = overloadSizing();
-        for (const pod of pods) await env.setChaos('product', pod, { failRate: 0, latencyMs });
+        const revert = await switchChaos(ctx, 'product', pods, { failRate: 0, latencyMs });
         return {
           description: `chaos switch latencyMs ${latencyMs} (the route's per-try timeout is ${perTryTimeoutMs} ms) on every product instance (${pods.join(', ')}) at ${ctx.timings.ratePerSecond} requests/s`,
-          revert: async () => {
-            for (const pod of pods) await env.clearChaos('product', pod);
-            return `chaos switch reset on ${pods.join(', ')}`;
-          },
+          revert,
         };
       },
       checks(results): Check[] {
