@@ -214,7 +214,9 @@ export async function spawnManaged(command: string, args: readonly string[], opt
   const log = openSync(logFile, 'a');
   let child: ChildProcess;
   try {
-    child = spawn(command, args, { cwd: options.cwd, env: options.env, uid: options.uid, gid: options.gid, stdio: ['ignore', log, log] });
+    // Its own process group: a terminal's Ctrl-C (SIGINT to the whole foreground group) reaches
+    // only the runner, which stops its processes in order, not every server at once.
+    child = spawn(command, args, { cwd: options.cwd, env: options.env, uid: options.uid, gid: options.gid, stdio: ['ignore', log, log], detached: true });
   } finally {
     closeSync(log);
   }
