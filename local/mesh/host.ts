@@ -40,11 +40,22 @@ export function preflight(): void {
 /** Runs a command to completion; rejects with the command line and its stderr. */
 export function sh(command: string, args: readonly string[], options: { input?: string; timeoutMs?: number } = {}): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = execFile(command, args, { timeout: options.timeoutMs ?? 30_000, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
-      if (error) reject(new Error(`\`${command} ${args.join(' ')}\` failed: ${String(stderr).trim() || error.message}`));
-      else resolve(String(stdout));
+    const timeoutMs = options.timeoutMs ?? 30_000;
+    const child = execFile(command, args, { timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
+      if (!error) {
+        resolve(String(stdout));
+        return;
+      }
+      // How it ended (exit code, or the timeout's signal) and what it said: a command may print only a warning before it fails.
+      const { code, signal, killed } = error as { code?: number | string; signal?: string; killed?: boolean };
+      const end = killed && signal ? `killed by ${signal} after the ${timeoutMs} ms timeout` : signal ? `killed by ${signal}` : `exit code ${code ?? '?'}`;
+      reject(new Error(`\`${command} ${args.join(' ')}\` failed (${end}): ${String(stderr).trim() || error.message}`));
     });
-    if (options.input !== undefined) child.stdin?.end(options.input);
+    if (options.input !== undefined) {
+      // A command that exits before reading its input (it failed) closes the pipe: its exit status tells, not an EPIPE here.
+      child.stdin?.on('error', () => undefined);
+      child.stdin?.end(options.input);
+    }
   });
 }
 

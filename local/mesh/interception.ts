@@ -39,8 +39,22 @@ export const proxyPorts = [15000, 15020, 15021, 15090] as const;
  * the agent at <podIP>:15020) into the inbound listener, where STRICT mTLS refuses it; the
  * proxy's own ports are therefore returned before ISTIO_OUTPUT, as they are excluded inbound.
  */
-export async function interceptPod(network: PodNetwork, podName: string, pilotAgent: string): Promise<string> {
-  await network.exec(podName, pilotAgent, istioIptablesArgs(), { timeoutMs: 30_000 });
+export function interceptPod(network: PodNetwork, podName: string, pilotAgent: string): Promise<string> {
+  const run = installing.then(() => install(network, podName, pilotAgent));
+  installing = run.catch(() => undefined);
+  return run;
+}
+
+/**
+ * Pods are intercepted one at a time. Each istio-iptables run starts the 100 MB agent binary and
+ * a dozen iptables calls; in a cold CI run on a loaded 2-core machine (2026-12-02) one of seven
+ * pods started at once failed there, its cause hidden behind a warning on stderr (host.ts's `sh`
+ * now reports how a command ended).
+ */
+let installing: Promise<unknown> = Promise.resolve();
+
+async function install(network: PodNetwork, podName: string, pilotAgent: string): Promise<string> {
+  await network.exec(podName, pilotAgent, istioIptablesArgs(), { timeoutMs: 60_000 });
   await network.exec(podName, 'iptables', [
     '-t',
     'nat',

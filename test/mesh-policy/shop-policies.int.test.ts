@@ -72,8 +72,11 @@ beforeAll(async () => {
     ['order-1', 'order'],
     ['payment-1', 'payment'],
   ];
-  const started1 = await Promise.all(layout.map(([name, service]) => startTestPod(setup, deployment(service), name)));
-  for (const p of started1) pods.set(p.name, p);
+  // Every pod that did start is kept for afterAll, also when another failed: it stops them and deletes their Pod objects.
+  const starts = await Promise.allSettled(layout.map(([name, service]) => startTestPod(setup, deployment(service), name)));
+  for (const start of starts) if (start.status === 'fulfilled') pods.set(start.value.name, start.value);
+  const failed = starts.find((start) => start.status === 'rejected');
+  if (failed) throw failed.reason;
   // A pod of the shop without a sidecar (as if injection had been skipped): the plaintext client.
   // It runs as notification's ServiceAccount but carries no Service's labels, so no Service sends it traffic.
   pods.set('plain-0', await startTestPod(setup, deployment('notification'), 'plain-0', { sidecar: false, labels: { app: 'plain-client' } }));

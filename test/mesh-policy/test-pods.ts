@@ -190,12 +190,31 @@ export async function startTestPod(
     { name: `test server ${name}`, logFile, fix: `see ${logFile}`, env: { ...process.env, POD_NAME: name }, graceMs: 2_000 },
   );
   let sidecar: RunningSidecar | undefined;
-  if (options.sidecar !== false) {
+  try {
+    sidecar = await startPodSidecar();
+    await server.waitUntil(
+      `test server ${name} listening`,
+      async () => (await fetch(`http://${address.ip}:${controlPort}/counts`).catch(() => undefined))?.ok === true,
+      {
+        timeoutMs: 60_000,
+        intervalMs: 250,
+      },
+    );
+  } catch (error) {
+    // A pod that failed to start leaves nothing for another test to find: no process, no Pod object.
+    await sidecar?.stop();
+    await server.stop();
+    await client.delete('v1', 'Pod', name, namespace).catch(() => undefined);
+    throw error;
+  }
+
+  async function startPodSidecar(): Promise<RunningSidecar | undefined> {
+    if (options.sidecar === false) return undefined;
     await interceptPod(network, name, setup.pilotAgent);
     // The control port is the test's back door, like the proxy's own ports: never captured inbound.
     await network.exec(name, 'iptables', ['-t', 'nat', '-I', 'PREROUTING', '1', '-p', 'tcp', '--dport', String(controlPort), '-j', 'RETURN']);
     const labels = pod.metadata.labels as Record<string, string>;
-    sidecar = await startSidecar({
+    return startSidecar({
       kube: setup.kube,
       istiod: setup.istiod,
       podName: name,
@@ -210,14 +229,6 @@ export async function startTestPod(
       readyTimeoutMs: 150_000,
     });
   }
-  await server.waitUntil(
-    `test server ${name} listening`,
-    async () => (await fetch(`http://${address.ip}:${controlPort}/counts`).catch(() => undefined))?.ok === true,
-    {
-      timeoutMs: 60_000,
-      intervalMs: 250,
-    },
-  );
   const service = labels(pod).app!;
   return {
     name,
