@@ -3,16 +3,12 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startService, type RunningService, type ServiceDefinition } from '../../apps/kit/index.js';
-import { notificationService } from '../../apps/notification/app.js';
-import { orderService } from '../../apps/order/app.js';
-import { paymentService } from '../../apps/payment/app.js';
-import { productService } from '../../apps/product/app.js';
-import { userService } from '../../apps/user/app.js';
+import type { RunningService } from '../../apps/kit/index.js';
 import { services, type ServiceName } from '../../charts/platform.js';
+import { pathOf, user } from '../../contract/index.js';
 import { repoRoot } from '../../infra/cache.js';
 import { ensurePythonTool } from '../../infra/python-tools.js';
-import { request, testEnv } from './support.js';
+import { request, startEveryService, startWaves } from './support.js';
 
 /**
  * Schema-driven fuzzing with schemathesis (PyPI, pinned in infra/python-tools.ts) from the
@@ -161,8 +157,8 @@ export async function fuzz(binary: string, options: FuzzOptions): Promise<FuzzRe
 }
 
 /**
- * Registers the fuzz suite: the five services started in this process (each with the env
- * `envFor` gives it, e.g. its own database), one registered user whose id the fuzzer sends as
+ * Registers the fuzz suite: every service of the model started in this process, wired as the
+ * charts wire its pod (each also with the env `envFor` gives it, e.g. its own database), one registered user whose id the fuzzer sends as
  * the mesh's x-user-id, schemathesis against every service at once (one process with one worker
  * each, so each run is deterministic), and one test per service asserting no 5xx and no answer
  * that departs from its docs/openapi document.
@@ -170,25 +166,21 @@ export async function fuzz(binary: string, options: FuzzOptions): Promise<FuzzRe
 export function fuzzTheShop(label: string, envFor: (service: ServiceName) => Promise<Record<string, string>>): void {
   const running = new Map<ServiceName, RunningService>();
   const results = new Map<ServiceName, Promise<FuzzResult>>();
-  const start = async <S>(definition: ServiceDefinition<S>, extra: Record<string, string> = {}): Promise<RunningService> => {
-    const service = await startService(definition, testEnv({ ...(await envFor(definition.name as ServiceName)), ...extra }));
-    running.set(definition.name as ServiceName, service);
-    return service;
-  };
 
   beforeAll(async () => {
     const binary = schemathesisBinary();
-    const [user, product, payment] = await Promise.all([start(userService), start(productService), start(paymentService), start(notificationService)]);
-    await start(orderService, { USER_URL: user.url, PRODUCT_URL: product.url, PAYMENT_URL: payment.url });
-    const registered = await request(user.url, 'POST', '/users', { json: { email: 'fuzz@example.org', password: 'password123', name: 'Fuzz' } });
+    await startEveryService(running, envFor);
+    const register = user.routes.register;
+    const registered = await request(running.get(register.service)!.url, register.method, pathOf(register), {
+      json: { email: 'fuzz@example.org', password: 'password123', name: 'Fuzz' },
+    });
     const headers = { 'x-user-id': registered.body.id as string };
     for (const s of services) results.set(s.name, fuzz(binary, { service: s.name, baseUrl: running.get(s.name)!.url, headers }));
     await Promise.allSettled(results.values());
   }, 600_000);
   afterAll(async () => {
-    // order first: it calls the others while it stops.
-    await running.get('order')?.stop();
-    await Promise.all([...running.values()].map((s) => s.stop()));
+    // Callers first: they call the others while they stop.
+    for (const wave of startWaves().reverse()) await Promise.all(wave.map((name) => running.get(name)?.stop()));
   }, 60_000);
 
   describe(`schemathesis against the services on ${label}`, () => {

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { expect } from 'vitest';
-import { serviceSpec, type ServiceName } from '../../charts/platform.js';
+import { podEnv } from '../../charts/pod-env.js';
+import { callGraph, serviceSpec, services, type ServiceName } from '../../charts/platform.js';
 import { startService, type RunningService, type ServiceDefinition } from '../../apps/kit/index.js';
 
 /** Env of an in-process test instance: ports picked by the OS, PGlite in memory, quiet logs, no drain delay. */
@@ -14,6 +15,40 @@ export async function definitionOf(name: string): Promise<ServiceDefinition<neve
   const found = Object.values(module).find((v) => typeof v === 'object' && v !== null && (v as { name?: unknown }).name === name && 'create' in v);
   if (!found) throw new Error(`apps/${name}/app.ts exports no ServiceDefinition named '${name}'`);
   return found as ServiceDefinition<never>;
+}
+
+/** The model's services in start waves: each wave calls only services of earlier waves, so its callees' URLs are known when it starts. */
+export function startWaves(): ServiceName[][] {
+  const waves: ServiceName[][] = [];
+  const placed = new Set<ServiceName>();
+  let left = services.map((s) => s.name);
+  while (left.length > 0) {
+    const wave = left.filter((name) => callGraph.every((e) => e.from !== name || placed.has(e.to)));
+    if (wave.length === 0) throw new Error(`the call graph has a cycle among ${left.join(', ')}: no start order`);
+    waves.push(wave);
+    for (const name of wave) placed.add(name);
+    left = left.filter((name) => !placed.has(name));
+  }
+  return waves;
+}
+
+/**
+ * Starts every service of the model in this process (testEnv), callees first, each wired as the
+ * charts wire its pod (charts/pod-env.ts: callee URLs, HTTP client timeout, JWT, and Kafka when
+ * `kafkaBrokers` is given), then `envFor`'s own env on top. `running` gets each service as it
+ * starts, so a failed start leaves the started ones there to stop.
+ */
+export async function startEveryService(
+  running: Map<ServiceName, RunningService>,
+  envFor: (service: ServiceName) => Promise<Record<string, string>>,
+  kafkaBrokers?: readonly string[],
+): Promise<void> {
+  const start = async (name: ServiceName) => {
+    const wiring = podEnv(name, { urlOf: (to) => running.get(to)!.url, kafkaBrokers: kafkaBrokers?.join(',') });
+    const service = await startService(await definitionOf(name), testEnv({ ...Object.fromEntries(wiring), ...(await envFor(name)) }));
+    running.set(name, service);
+  };
+  for (const wave of startWaves()) await Promise.all(wave.map(start));
 }
 
 export function startForTest<S>(definition: ServiceDefinition<S>, extra: Record<string, string> = {}): Promise<RunningService> {

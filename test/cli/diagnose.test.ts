@@ -3,6 +3,7 @@ import type { KubeObject } from '../../cli/cluster-api.js';
 import { diagnose, type DiagnoseDeps } from '../../cli/diagnose.js';
 import { runPlan } from '../../cli/plan.js';
 import { Bringup, type PlatformInputs } from '../../cli/up.js';
+import { services } from '../../charts/platform.js';
 import { synthPlatform } from '../support/platform.js';
 import { FakeCluster } from './support/fake-cluster.js';
 import { halfDoneWorld } from './support/world.js';
@@ -89,7 +90,7 @@ describe('a bring-up that times out explains why', () => {
     bringup.close();
 
     expect(results.map((r) => `${r.id}:${r.outcome}`).slice(-3)).toEqual(['databases:ran', 'services:failed', 'gateway-auth:not run']);
-    expect(results.find((r) => r.id === 'services')?.detail).toBe('timed out after 5m00s waiting for the services: 2 of 5 not ready');
+    expect(results.find((r) => r.id === 'services')?.detail).toBe(`timed out after 5m00s waiting for the services: 2 of ${services.length} not ready`);
     expect(w.recorder.calls).toContain(logs);
     // A long wait says what it is waiting for every 30 s.
     expect(w.output).toContain(

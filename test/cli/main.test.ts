@@ -4,8 +4,9 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import type { KubeObject } from '../../cli/cluster-api.js';
 import { main, usage, type MainDeps } from '../../cli/main.js';
+import { services } from '../../charts/platform.js';
 import { synthPlatform } from '../support/platform.js';
-import { halfDoneWorld, kindKubeconfig, makeWorld, type World } from './support/world.js';
+import { halfDoneWorld, keptSecrets, kindKubeconfig, makeWorld, type World } from './support/world.js';
 
 function deps(w: World, interrupted: Promise<void> = new Promise(() => undefined)): MainDeps {
   return { ctx: w.ctx, inputs: async () => ({ objects: () => [], secrets: () => [] }), interrupted: () => interrupted };
@@ -77,18 +78,21 @@ describe('the CLI entry point', () => {
     });
     expect(code).toBe(1);
     const shop = objects.filter((o) => o.kind !== 'Namespace' && !o.apiVersion.startsWith('kafka.strimzi.io/')).length;
+    // One database, database Secret and Deployment per service of the model; the half-done world holds some Secrets.
+    const names = services.map((s) => s.name);
+    const missing = names.filter((n) => !keptSecrets.includes(n)).map((n) => `shop/${n}-db-credentials`);
     expect(w.output).toEqual([
       'meshkit status: kind cluster "meshkit"',
       '  done     cluster      cluster meshkit exists',
       '  done     namespaces   all 2 objects exist',
-      '  pending  secrets      2 of 5 Secrets missing: shop/payment-db-credentials, shop/notification-db-credentials',
+      `  pending  secrets      ${missing.length} of ${names.length} Secrets missing: ${missing.join(', ')}`,
       '  done     istio        Istio 1.30.8 ready, ingress gateway on NodePort 30080/30443',
       '  done     addons       prometheus, grafana, kiali ready',
       '  done     strimzi      strimzi-kafka-operator-1.2.0 deployed, operator ready, CRDs Established',
       '  done     kafka        4 Kafka resources ready',
       `  pending  shop         ${shop} of ${shop} objects missing`,
-      '  pending  databases    5 of 5 databases not ready: user-db (does not exist), product-db (does not exist), order-db (does not exist), payment-db (does not exist), notification-db (does not exist)',
-      '  pending  services     5 of 5 services not ready: user (does not exist), product (does not exist), order (does not exist), payment (does not exist), notification (does not exist)',
+      `  pending  databases    ${names.length} of ${names.length} databases not ready: ${names.map((n) => `${n}-db (does not exist)`).join(', ')}`,
+      `  pending  services     ${names.length} of ${names.length} services not ready: ${names.map((n) => `${n} (does not exist)`).join(', ')}`,
       '4 pending: `make up` converges them',
     ]);
     // Looking changes nothing.

@@ -1,5 +1,6 @@
 import * as pulumi from '@pulumi/pulumi';
 import { describe, expect, it } from 'vitest';
+import { services } from '../../charts/platform.js';
 import { installMocks, recorded, valueOf } from './mock-runtime.js';
 
 // Pulumi.yaml's `main`: stack config in, the platform registered, the stack outputs exported.
@@ -11,7 +12,8 @@ describe('pulumi/index.ts', () => {
     const stack = await import('../../pulumi/index.js');
     expect(await valueOf(stack.gatewayUrl)).toBe('http://localhost:9999');
     expect(await valueOf(stack.namespaces)).toEqual(['shop', 'kafka']);
-    expect(stack.databaseSecrets).toHaveLength(5);
+    // One database Secret and one Deployment per service of the model.
+    expect(stack.databaseSecrets).toHaveLength(services.length);
     // What the language host does when the program ends: wait for every outstanding registration.
     await pulumi.runtime.disconnect();
     expect(
@@ -19,6 +21,6 @@ describe('pulumi/index.ts', () => {
         .filter((r) => r.type === 'kubernetes:apps/v1:Deployment' && !r.read)
         .map((r) => r.name)
         .sort(),
-    ).toEqual(['shop/notification', 'shop/order', 'shop/payment', 'shop/product', 'shop/user']);
+    ).toEqual(services.map((s) => `shop/${s.name}`).sort());
   });
 });

@@ -227,6 +227,9 @@ export const helmRelease = (chart = `strimzi-kafka-operator-${versions.strimzi}`
  * installed and ready, namespaces and Kafka resources applied, 3 of 5 database Secrets
  * (passwords `kept-<service>`), nothing of the shop yet.
  */
+/** The services whose database Secret a half-done world already holds (password `kept-<service>`); the others' are missing. */
+export const keptSecrets: readonly string[] = ['user', 'product', 'order'];
+
 export function halfDoneWorld(platform: readonly KubeObject[]): World {
   const w = makeWorld();
   scriptHealthyTools(w);
@@ -239,7 +242,7 @@ export function halfDoneWorld(platform: readonly KubeObject[]): World {
     w.cluster.putReady({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name, namespace: 'istio-system' }, spec: { replicas: 1 } });
   }
   for (const o of platform.filter((o) => o.kind === 'Namespace' || o.apiVersion.startsWith('kafka.strimzi.io/'))) w.cluster.putReady(o);
-  for (const s of ['user', 'product', 'order']) {
+  for (const s of keptSecrets) {
     w.cluster.put({
       apiVersion: 'v1',
       kind: 'Secret',
