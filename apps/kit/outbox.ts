@@ -225,17 +225,29 @@ export class OutboxRelay {
    * comes as text: it goes onto Kafka as it is, without a parse and a stringify here.
    */
   private readUnsent(exclude: readonly OutboxRow[]): Promise<OutboxRow[]> {
-    return this.options.db.transaction(async (tx) => {
-      // Walk the partial index in seq order and stop at the batch. With a stale estimate of the
-      // unsent rows PostgreSQL plans a bitmap scan instead, which reads every unsent row and every
-      // index entry that earlier marks left dead (a bitmap scan never prunes them) on each read:
-      // measured at 5,000 events/s, 100 ms per read of 1000 rows with 10,000 waiting, vs. a few ms.
-      await tx.query('SET LOCAL enable_bitmapscan = off');
-      return tx.query<OutboxRow>(
+    // Walk the partial index in seq order and stop at the batch. With a stale estimate of the
+    // unsent rows PostgreSQL plans a bitmap scan instead, which reads every unsent row and every
+    // index entry that earlier marks left dead (a bitmap scan never prunes them) on each read:
+    // measured at 5,000 events/s, 100 ms per read of 1000 rows with 10,000 waiting, vs. a few ms.
+    return this.withIndexScans((tx) =>
+      tx.query<OutboxRow>(
         `SELECT seq, event_id, topic, message_key, payload::text AS payload, headers FROM outbox
          WHERE sent_at IS NULL AND seq <> ALL($2::bigint[]) ORDER BY seq LIMIT $1`,
         [this.batchSize, exclude.map((r) => String(r.seq))],
-      );
+      ),
+    );
+  }
+
+  /**
+   * Runs `fn` in a transaction whose statements may use neither a bitmap nor a sequential scan of
+   * the outbox, which keeps every sent row: a generic plan made while the table was small (these
+   * statements are prepared) scanned it all on each mark, 1,580 rows per mark after 30 s at 100
+   * orders/s and growing (payment's relay, bench/servers/saga-cost.ts, 2026-12-02).
+   */
+  private withIndexScans<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    return this.options.db.transaction(async (tx) => {
+      await tx.query("SELECT set_config('enable_bitmapscan', 'off', true), set_config('enable_seqscan', 'off', true)");
+      return fn(tx);
     });
   }
 
@@ -252,7 +264,7 @@ export class OutboxRelay {
   }
 
   private async markSent(rows: readonly OutboxRow[]): Promise<void> {
-    await this.options.db.query('UPDATE outbox SET sent_at = now() WHERE seq = ANY($1::bigint[])', [rows.map((r) => String(r.seq))]);
+    await this.withIndexScans((tx) => tx.query('UPDATE outbox SET sent_at = now() WHERE seq = ANY($1::bigint[])', [rows.map((r) => String(r.seq))]));
     this.published?.inc(rows.length);
   }
 
