@@ -19,7 +19,7 @@ import { parseArgs } from 'node:util';
 import { buildPlatform } from '../charts/platform-app.js';
 import { parseObjects } from '../manifests/parse.js';
 import { startMeshShop, type MeshShop } from '../local/mesh/mesh-shop.js';
-import { cpuMsPer, cpuSeconds } from './lib/cpu.js';
+import { aboveIdle, cpuMsPer, cpuSeconds, idleCpuMs } from './lib/cpu.js';
 import { openLoop, type LoadResult } from './lib/http-load.js';
 import { loadNow } from './lib/machine.js';
 import { benchProcess } from './lib/mesh-saga.js';
@@ -165,10 +165,7 @@ async function measure(options: { rates: number[]; seconds: number; warmupSecond
     };
 
     const groups = cpuGroups(shop);
-    const idleBefore = cpuSeconds(groups);
-    const idleBegan = performance.now();
-    await new Promise((resolve) => setTimeout(resolve, 5000));
-    const idleCpuMsPerSecond = cpuMsPer(idleBefore, cpuSeconds(groups), (performance.now() - idleBegan) / 1000);
+    const idleCpuMsPerSecond = await idleCpuMs(groups);
     log(section, `idle shop on the mesh: ${idleCpuMsPerSecond['total']} ms of CPU per second`);
 
     const runs: (LoadResult & {
@@ -197,9 +194,7 @@ async function measure(options: { rates: number[]; seconds: number; warmupSecond
       const wallSeconds = (performance.now() - runBegan) / 1000;
       const cpuMsPerOrder = cpuMsPer(before, cpuSeconds(groups), result.totalSent);
       // Less what the shop burns idle over the same wall time: what the orders themselves cost.
-      const marginalCpuMsPerOrder = Object.fromEntries(
-        Object.entries(cpuMsPerOrder).map(([k, v]) => [k, Math.round((v - ((idleCpuMsPerSecond[k] ?? 0) * wallSeconds) / result.totalSent) * 100) / 100]),
-      );
+      const marginalCpuMsPerOrder = aboveIdle(cpuMsPerOrder, idleCpuMsPerSecond, wallSeconds, result.totalSent);
       const loadAfter = loadNow();
       log(
         section,

@@ -8,36 +8,25 @@
  *
  * Usage: tsx bench/services.ts [--reps 3] [--seconds 8] [--saga-seconds 20]
  */
-import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import pg from 'pg';
-import { userIdHeader } from '../contract/headers.js';
 import { pathOf } from '../contract/route.js';
-import { order, product, user } from '../contract/services.js';
+import { product, services } from '../contract/services.js';
 import { bundleService } from './lib/bundle.js';
 import { rssMiB, sampleRss, startChild, type ChildServer } from './lib/child.js';
-import { cpuMsPer, cpuSeconds, processTree } from './lib/cpu.js';
+import { aboveIdle, cpuMsPer, cpuSeconds, idleCpuMs, processTree } from './lib/cpu.js';
 import { median } from './lib/stats.js';
 import { closedLoop, openLoop, type LoadResult, type LoadTarget } from './lib/http-load.js';
 import { startBenchShop, startInfra } from './lib/infra.js';
 import { loadNow } from './lib/machine.js';
 import { runTimed } from './lib/proc.js';
+import { prepareSagaLoad, TRACE_HEADERS } from './lib/saga.js';
 import { summarizeProfile } from './lib/profile.js';
 import { log, repoRoot, runScript, runSection } from './lib/results.js';
 
 const S = 'services';
-
-/** Headers a request carries when it arrives through the mesh: Envoy's request id, W3C and B3 trace context. */
-const TRACE_HEADERS = {
-  'x-request-id': '6f1c0a52-8d4e-4a43-9b0e-2c5f1d7e9a10',
-  traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
-  'x-b3-traceid': '4bf92f3577b34da6a3ce929d0e0e4736',
-  'x-b3-spanid': '00f067aa0ba902b7',
-  'x-b3-sampled': '1',
-};
 
 interface Arm {
   readonly id: string;
@@ -203,52 +192,17 @@ async function main(): Promise<void> {
 
       // --- the order saga on the whole shop -------------------------------------------------------
       log(S, 'starting the shop (local/dev/shop.ts, bundles) on PostgreSQL with Kafka');
-      const { shop, databaseUrls } = await startBenchShop(infra, 'saga');
+      const bench = await startBenchShop(infra, 'saga');
+      const { shop } = bench;
       try {
-        const startupMs = Object.fromEntries((['user', 'product', 'order', 'payment', 'notification'] as const).map((n) => [n, shop.service(n).startupMs]));
-        // Stock enough for every order of the run; the seeded catalog holds a few hundred units.
-        const productClient = new pg.Client({ connectionString: databaseUrls.product });
-        await productClient.connect();
-        await productClient.query(
-          "INSERT INTO products (id, name, description, price_cents, currency) VALUES ('bench-beans', 'Bench beans', 'for the benchmark', 990, 'EUR') ON CONFLICT DO NOTHING",
-        );
-        await productClient.query(
-          "INSERT INTO inventory (product_id, available) VALUES ('bench-beans', 1000000000) ON CONFLICT (product_id) DO UPDATE SET available = 1000000000",
-        );
-        await productClient.end();
-        const registered = await fetch(`${shop.urls.user}${pathOf(user.routes.register)}`, {
-          method: user.routes.register.method,
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ email: `bench-${randomUUID()}@example.com`, password: 'correct horse battery', name: 'Bench' }),
-        });
-        if (registered.status !== 201) throw new Error(`registering the bench user answered ${registered.status}: ${await registered.text()}`);
-        const userId = ((await registered.json()) as { id: string }).id;
-        const orderBody = JSON.stringify({ items: [{ productId: 'bench-beans', quantity: 1 }] });
-        const orderTarget = (baseUrl: string): LoadTarget => ({
-          baseUrl,
-          next: () => ({
-            method: order.routes.place.method,
-            path: pathOf(order.routes.place),
-            headers: { [userIdHeader]: userId, ...TRACE_HEADERS, 'x-request-id': randomUUID() },
-            body: orderBody,
-          }),
-          ok: (status) => status === 201,
-        });
-        const pids = Object.fromEntries((['user', 'product', 'order', 'payment', 'notification'] as const).map((n) => [n, shop.service(n).pid ?? -1]));
+        const startupMs = Object.fromEntries(services.map((s) => [s.name, shop.service(s.name).startupMs]));
+        const saga = await prepareSagaLoad(bench, infra);
+        const orderTarget = saga.target;
+        const { pids, cpuGroups } = saga;
         const idleRss = Object.fromEntries(Object.entries(pids).map(([n, pid]) => [n, rssMiB(pid)]));
-        const cpuGroups = {
-          ...Object.fromEntries(Object.entries(pids).map(([n, pid]) => [n, () => [pid]])),
-          postgres: () => processTree(`port=${postgresPort}`),
-          kafka: () => (infra.kafka ? processTree(infra.kafka.dataDir) : []),
-          loadGeneratorAndLogs: () => [process.pid],
-        };
 
         // What the shop burns doing nothing (relay polling, Kafka fetches and heartbeats, the broker itself), per second.
-        const idleBefore = cpuSeconds(cpuGroups);
-        const idleBegan = performance.now();
-        await new Promise((resolve) => setTimeout(resolve, 5000));
-        const idleSeconds = (performance.now() - idleBegan) / 1000;
-        const idleCpuMsPerSecond = cpuMsPer(idleBefore, cpuSeconds(cpuGroups), idleSeconds);
+        const idleCpuMsPerSecond = await idleCpuMs(cpuGroups);
         log(S, `idle shop: ${idleCpuMsPerSecond['total']} ms of CPU per second`);
 
         const sagaRun = async (label: string, run: () => Promise<LoadResult>) => {
@@ -260,9 +214,7 @@ async function main(): Promise<void> {
           const wallSeconds = (performance.now() - began) / 1000;
           const cpuMsPerOrder = cpuMsPer(before, cpuSeconds(cpuGroups), result.totalSent);
           // The same, less what the shop would have burnt idle over the run: the CPU the orders themselves cost.
-          const marginalCpuMsPerOrder = Object.fromEntries(
-            Object.entries(cpuMsPerOrder).map(([k, v]) => [k, Math.round((v - ((idleCpuMsPerSecond[k] ?? 0) * wallSeconds) / result.totalSent) * 100) / 100]),
-          );
+          const marginalCpuMsPerOrder = aboveIdle(cpuMsPerOrder, idleCpuMsPerSecond, wallSeconds, result.totalSent);
           const rss = stopRss();
           log(
             S,

@@ -86,3 +86,23 @@ export function cpuMsPer(before: Record<string, number>, after: Record<string, n
   out['total'] = Math.round(total * 10_000) / 10_000;
   return out;
 }
+
+/** CPU milliseconds per second each group burns while nothing is asked of it, over `ms` of waiting. */
+export async function idleCpuMs(groups: Readonly<Record<string, () => readonly number[]>>, ms = 5000): Promise<Record<string, number>> {
+  const before = cpuSeconds(groups);
+  const began = performance.now();
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  return cpuMsPer(before, cpuSeconds(groups), (performance.now() - began) / 1000);
+}
+
+/** CPU per unit less what the groups would have burnt idle over the run's wall time: what the units themselves cost. */
+export function aboveIdle(
+  perUnit: Readonly<Record<string, number>>,
+  idlePerSecond: Readonly<Record<string, number>>,
+  wallSeconds: number,
+  units: number,
+): Record<string, number> {
+  return Object.fromEntries(
+    Object.entries(perUnit).map(([k, v]) => [k, Math.round((v - ((idlePerSecond[k] ?? 0) * wallSeconds) / Math.max(1, units)) * 100) / 100]),
+  );
+}
