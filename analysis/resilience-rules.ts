@@ -435,7 +435,7 @@ export function trafficPolicies(model: MeshModel, traversal: Traversal): Finding
             object,
             `${object} sets no ${missing.join(', ')}: Istio leaves ${missing.length === 1 ? 'it' : 'them'} unlimited, so an overloaded ${label(model, service)} queues without bound instead of shedding load with a fast 503`,
             { missing: missing.join(',') },
-            'set trafficPolicy.connectionPool limits (meshkit defaults: tcp.maxConnections 100, http.http1MaxPendingRequests 32, http.http2MaxRequests 128, http.maxRetries 16 or a retryBudget)',
+            'set trafficPolicy.connectionPool limits (meshkit defaults per replica: tcp.maxConnections 16, http.http1MaxPendingRequests 8, http.http2MaxRequests 24; http.maxRetries 16 or a retryBudget)',
           ),
         );
       }

@@ -56,7 +56,7 @@ export interface ResiliencePolicyProps {
   readonly outlierDetection?: OutlierDetectionOptions;
   /**
    * Connection pool / circuit breaking (DestinationRule `trafficPolicy.connectionPool`).
-   * @default - 100 connections, 32 pending, 128 concurrent requests, 16 concurrent retries
+   * @default - per replica 16 connections, 8 pending, 24 concurrent requests; 16 concurrent retries
    */
   readonly connectionPool?: ConnectionPoolOptions;
   /**
@@ -126,7 +126,7 @@ export class ResiliencePolicy extends Construct {
     this.replicas = props.replicas;
     this.subsetVersions = [this.version];
     this.od = resolveOutlierDetection(props.outlierDetection ?? {}, props.replicas);
-    this.pool = resolveConnectionPool(props.connectionPool ?? {});
+    this.pool = resolveConnectionPool(props.connectionPool ?? {}, props.replicas);
     this.budget = props.retryBudget === false ? undefined : resolveRetryBudget(props.retryBudget ?? {});
 
     const v = new PropsValidator(this.subject);
@@ -214,7 +214,7 @@ export class ResiliencePolicy extends Construct {
    * policy is then unchanged.
    */
   configureConnectionPool(options: ConnectionPoolOptions): void {
-    const pool = resolveConnectionPool({ ...this.pool, ...options });
+    const pool = resolveConnectionPool({ ...this.pool, ...options }, this.replicas);
     const v = new PropsValidator(`${this.subject}: configureConnectionPool`);
     checkConnectionPool(v, pool);
     v.throwIfInvalid();

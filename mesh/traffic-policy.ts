@@ -29,8 +29,8 @@ export interface OutlierDetectionOptions {
 /** Connection pool / circuit breaker (https://istio.io/latest/docs/reference/config/networking/destination-rule/#ConnectionPoolSettings). */
 export interface ConnectionPoolOptions {
   /**
-   * TCP connections to the whole service (`tcp.maxConnections`).
-   * @default 100
+   * TCP connections to the whole service (`tcp.maxConnections`), from each calling proxy.
+   * @default - 16 per replica (`connectionsPerReplica`)
    */
   readonly maxConnections?: number;
   /**
@@ -41,12 +41,12 @@ export interface ConnectionPoolOptions {
   /**
    * Requests queued while waiting for a connection (`http.http1MaxPendingRequests`);
    * beyond it Envoy sheds load with 503 (response flag UO) instead of queueing.
-   * @default 32
+   * @default - half the connections: 8 per replica
    */
   readonly maxPendingRequests?: number;
   /**
-   * Concurrent requests to the service (`http.http2MaxRequests`).
-   * @default 128
+   * Concurrent requests to the service (`http.http2MaxRequests`; Envoy applies it to HTTP/1.1 too).
+   * @default - connections plus pending: 24 per replica
    */
   readonly maxRequests?: number;
   /**
@@ -113,12 +113,22 @@ export interface ResolvedConnectionPool {
   readonly idleTimeout: Duration;
 }
 
-export function resolveConnectionPool(options: ConnectionPoolOptions): ResolvedConnectionPool {
+/**
+ * Requests one replica is allowed at once by default. A service of the kit serves from one event
+ * loop with a database pool of 5 connections: more requests at once only queue inside it. The pool
+ * exists to shed what the replicas cannot serve, fast, before it queues. The first default, a fixed
+ * 100 connections + 32 pending whatever the replicas, bound only once two cores had saturated on
+ * the local mesh: product's reads queued in CPU at the overload scenario's baseline (chaos/README.md).
+ */
+export const connectionsPerReplica = 16;
+
+export function resolveConnectionPool(options: ConnectionPoolOptions, replicas: number): ResolvedConnectionPool {
+  const connections = Math.max(1, replicas) * connectionsPerReplica;
   return {
-    maxConnections: options.maxConnections ?? 100,
+    maxConnections: options.maxConnections ?? connections,
     connectTimeout: options.connectTimeout ?? Duration.millis(500),
-    maxPendingRequests: options.maxPendingRequests ?? 32,
-    maxRequests: options.maxRequests ?? 128,
+    maxPendingRequests: options.maxPendingRequests ?? connections / 2,
+    maxRequests: options.maxRequests ?? connections + connections / 2,
     maxRetries: options.maxRetries ?? 16,
     idleTimeout: options.idleTimeout ?? Duration.seconds(30),
   };

@@ -35,7 +35,8 @@ export function overloadSizing(): OverloadSizing {
   const route = meshRoute(contract.product.routes.get);
   const perTryTimeoutMs = route.perTryTimeout.toMilliseconds();
   const latencyMs = Math.floor(perTryTimeoutMs * 0.75);
-  const limit = pool.maxConnections + pool.maxPendingRequests;
+  // Envoy admits at most maxRequests at once, waiting ones included, and queues at most maxPendingRequests.
+  const limit = Math.min(pool.maxRequests, pool.maxConnections + pool.maxPendingRequests);
   sizing = {
     maxConnections: pool.maxConnections,
     maxPendingRequests: pool.maxPendingRequests,

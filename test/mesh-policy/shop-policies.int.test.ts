@@ -232,6 +232,11 @@ describe("payment's DestinationRule in order-1's Envoy", () => {
 
 describe("payment's connection pool in order-0's Envoy", () => {
   it('refuses what exceeds the pool locally with 503 and x-envoy-overloaded (upstream_rq_pending_overflow)', async () => {
+    // The synthesized pool: what Envoy is told, whatever the construct's defaults are.
+    const rule = objects.find((o) => o.kind === 'DestinationRule' && o.metadata.name === 'payment')!;
+    const { tcp, http } = (rule.spec as { trafficPolicy: { connectionPool: { tcp: { maxConnections: number }; http: { http2MaxRequests: number } } } })
+      .trafficPolicy.connectionPool;
+    expect(180).toBeGreaterThan(http.http2MaxRequests);
     await clearAll();
     for (const p of ['payment-0', 'payment-1']) await pod(p).setBehaviour({ delayMs: 1_200 });
     let results: Awaited<ReturnType<TestPod['call']>> = [];
@@ -248,13 +253,13 @@ describe("payment's connection pool in order-0's Envoy", () => {
         `upstream_rq_pending_overflow +${stats.upstream_rq_pending_overflow}, upstream_cx_connect_fail +${stats.upstream_cx_connect_fail}, upstream_rq_pending_total +${stats.upstream_rq_pending_total}`,
     );
     expect(served + overflowed + connectFailed).toBe(180);
-    // maxRequests (http2MaxRequests 128, for HTTP/1.1 too) admits at most 128 of the 180 at once.
-    expect(overflowed).toBeGreaterThanOrEqual(180 - 128);
+    // maxRequests (http2MaxRequests, for HTTP/1.1 too) admits at most that many of the 180 at once.
+    expect(overflowed).toBeGreaterThanOrEqual(180 - http.http2MaxRequests);
     expect(stats.upstream_rq_pending_overflow).toBe(overflowed);
     expect(reachedApp).toBe(served);
-    // At most maxConnections (100) requests were with the apps at once (HTTP/1.1: one per connection).
+    // At most maxConnections requests were with the apps at once (HTTP/1.1: one per connection).
     const inflight = (await pod('payment-0').counts()).maxInflight + (await pod('payment-1').counts()).maxInflight;
-    expect(inflight).toBeLessThanOrEqual(2 * 100);
+    expect(inflight).toBeLessThanOrEqual(tcp.maxConnections);
   });
 });
 

@@ -92,13 +92,19 @@ describe('ResiliencePolicy', () => {
       subsets: [{ name: 'v1', labels: { version: 'v1' } }],
       trafficPolicy: {
         connectionPool: {
-          tcp: { maxConnections: 100, connectTimeout: '0.5s' },
-          http: { http1MaxPendingRequests: 32, http2MaxRequests: 128, maxRetries: 16, idleTimeout: '30s' },
+          // Two replicas: 16 connections, 8 pending and 24 requests each.
+          tcp: { maxConnections: 32, connectTimeout: '0.5s' },
+          http: { http1MaxPendingRequests: 16, http2MaxRequests: 48, maxRetries: 16, idleTimeout: '30s' },
         },
         outlierDetection: { consecutive5xxErrors: 3, interval: '5s', baseEjectionTime: '30s', maxEjectionPercent: 50 },
         retryBudget: { percent: 20, minRetryConcurrency: 3 },
       },
     });
+  });
+
+  it('sizes the connection pool by default from the replicas', () => {
+    const dr = find(policy({ replicas: 4 }), 'DestinationRule', 'payment');
+    expect(dr.spec.trafficPolicy.connectionPool).toMatchObject({ tcp: { maxConnections: 64 }, http: { http1MaxPendingRequests: 32, http2MaxRequests: 96 } });
   });
 
   it('sizes maxEjectionPercent by default so that exactly one pod always keeps serving', () => {
@@ -125,8 +131,8 @@ describe('ResiliencePolicy', () => {
     payment.configureConnectionPool({ maxPendingRequests: 8, connectTimeout: Duration.millis(250) });
     const dr = find(synth(chart), 'DestinationRule', 'payment');
     expect(dr.spec.trafficPolicy.connectionPool).toEqual({
-      tcp: { maxConnections: 100, connectTimeout: '0.25s' },
-      http: { http1MaxPendingRequests: 8, http2MaxRequests: 128, maxRetries: 16, idleTimeout: '30s' },
+      tcp: { maxConnections: 32, connectTimeout: '0.25s' },
+      http: { http1MaxPendingRequests: 8, http2MaxRequests: 48, maxRetries: 16, idleTimeout: '30s' },
     });
   });
 
@@ -176,7 +182,7 @@ describe('ResiliencePolicy', () => {
     const dr = find(synth(chart), 'DestinationRule', 'payment');
     expect(dr.spec.trafficPolicy).toMatchObject({
       outlierDetection: { maxEjectionPercent: 50 },
-      connectionPool: { http: { http2MaxRequests: 128 } },
+      connectionPool: { http: { http2MaxRequests: 48 } },
       retryBudget: { percent: 20 },
     });
     expect(dr.spec.subsets).toEqual([{ name: 'v1', labels: { version: 'v1' } }]);
