@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { HttpMetrics } from '../../apps/kit/metrics.js';
 import { defaultTimeouts, type Context } from '../../cli/context.js';
@@ -13,7 +12,8 @@ import type { ChaosEnvironment } from '../../chaos/environment.js';
 import { counterDeltas, gaugeTotals } from '../../chaos/metrics/collector.js';
 import { openCluster } from '../../chaos/main.js';
 import { synthChaos } from '../../chaos/synth.js';
-import { KubeClient, type KubeConnection, type KubeObject } from '../../infra/kube-client.js';
+import { KubeClient, type KubeObject } from '../../infra/kube-client.js';
+import { kubeconfigFor } from '../cli/support/world.js';
 import { Recorder } from '../cli/support/recorder.js';
 
 // The Kubernetes steps of the chaos scenarios against the real kube-apiserver (no kubelet:
@@ -276,18 +276,6 @@ describe('restocking', () => {
 });
 
 describe('the chaos CLI’s cluster mode', () => {
-  /** The kubeconfig `kind get kubeconfig` would print, for the test server (bearer token). */
-  function kubeconfigFor(c: KubeConnection): string {
-    return stringify({
-      apiVersion: 'v1',
-      kind: 'Config',
-      clusters: [{ name: 'kind-meshkit', cluster: { server: c.url, 'certificate-authority-data': Buffer.from(c.caCert).toString('base64') } }],
-      contexts: [{ name: 'kind-meshkit', context: { cluster: 'kind-meshkit', user: 'kind-meshkit' } }],
-      'current-context': 'kind-meshkit',
-      users: [{ name: 'kind-meshkit', user: { token: c.token } }],
-    });
-  }
-
   it('opens the kind cluster through the bring-up’s session and finds the shop’s pods', async () => {
     await ensureNamespace('shop');
     await createPod('shop', `notification-chaos-${run}`, { app: 'notification' });

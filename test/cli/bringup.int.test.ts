@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { applyObjects } from '../../cli/apply.js';
 import { kubeClusterApi, type ClusterApi } from '../../cli/cluster-api.js';
@@ -13,7 +12,8 @@ import { runPlan, type StepResult } from '../../cli/plan.js';
 import { Bringup, type PlatformInputs } from '../../cli/up.js';
 import { waitUntilReady, WaitTimeoutError } from '../../cli/wait.js';
 import { ensureStrimziCrds } from '../../infra/upstream/strimzi-crds.js';
-import { KubeClient, type KubeConnection, type KubeObject } from '../../infra/kube-client.js';
+import { KubeClient, type KubeObject } from '../../infra/kube-client.js';
+import { kubeconfigFor } from './support/world.js';
 import { synthPlatform } from '../support/platform.js';
 import { Recorder } from './support/recorder.js';
 
@@ -22,18 +22,6 @@ const connection = inject('kube');
 const admin = new KubeClient(connection);
 const { platform, objects } = synthPlatform();
 const inputs: PlatformInputs = { objects: () => objects as KubeObject[], secrets: () => platform.requiredSecrets };
-
-/** The kubeconfig `kind get kubeconfig` would print, for the test server (bearer token instead of a client certificate). */
-function kubeconfigFor(c: KubeConnection): string {
-  return stringify({
-    apiVersion: 'v1',
-    kind: 'Config',
-    clusters: [{ name: 'kind-meshkit', cluster: { server: c.url, 'certificate-authority-data': Buffer.from(c.caCert).toString('base64') } }],
-    contexts: [{ name: 'kind-meshkit', context: { cluster: 'kind-meshkit', user: 'kind-meshkit' } }],
-    'current-context': 'kind-meshkit',
-    users: [{ name: 'kind-meshkit', user: { token: c.token } }],
-  });
-}
 
 /**
  * Plays the Strimzi operator the test server lacks: marks every Kafka and KafkaTopic Ready

@@ -1,11 +1,25 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { stringify } from 'yaml';
 import { versions } from '../../../constructs/versions.js';
+import type { KubeConnection } from '../../../infra/kube-client.js';
 import type { KubeObject } from '../../../cli/cluster-api.js';
 import { defaultTimeouts, type Context } from '../../../cli/context.js';
 import { FakeCluster } from './fake-cluster.js';
 import { Recorder } from './recorder.js';
+
+/** The kubeconfig `kind get kubeconfig` would print, for a real test apiserver (bearer token instead of a client certificate). */
+export function kubeconfigFor(c: KubeConnection): string {
+  return stringify({
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [{ name: 'kind-meshkit', cluster: { server: c.url, 'certificate-authority-data': Buffer.from(c.caCert).toString('base64') } }],
+    contexts: [{ name: 'kind-meshkit', context: { cluster: 'kind-meshkit', user: 'kind-meshkit' } }],
+    'current-context': 'kind-meshkit',
+    users: [{ name: 'kind-meshkit', user: { token: c.token } }],
+  });
+}
 
 /** A kubeconfig shaped like `kind get kubeconfig` output (the credentials are placeholders; the fake never checks them). */
 export function kindKubeconfig(server = 'https://127.0.0.1:41234'): string {
