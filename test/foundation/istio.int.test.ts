@@ -118,11 +118,14 @@ describe('Istio on the test kube-apiserver', () => {
     const clusters = section(await configDump(), 'ClustersConfigDump');
     const cluster = (clusters.dynamic_active_clusters as Json[]).map((c) => c.cluster).find((c) => c.name === `outbound|8080|v1|${payment}`);
     expect(cluster?.outlier_detection).toMatchObject({ consecutive_5xx: 3, interval: '5s', base_ejection_time: '30s', max_ejection_percent: 50 });
+    // The synthesized pool, whatever the construct's defaults are.
+    const rule = objects.find((o) => o.kind === 'DestinationRule' && o.metadata.name === 'payment')!;
+    const { tcp, http } = (rule.spec as Json).trafficPolicy.connectionPool;
     expect(cluster?.circuit_breakers?.thresholds?.[0]).toMatchObject({
-      max_connections: 100,
-      max_pending_requests: 32,
-      max_requests: 128,
-      max_retries: 16,
+      max_connections: tcp.maxConnections,
+      max_pending_requests: http.http1MaxPendingRequests,
+      max_requests: http.http2MaxRequests,
+      max_retries: http.maxRetries,
       retry_budget: { budget_percent: { value: 20 }, min_retry_concurrency: 3 },
     });
     expect(cluster?.connect_timeout).toBe('0.500s');
