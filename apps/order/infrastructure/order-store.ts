@@ -46,11 +46,6 @@ const EVENT_TYPES: Record<OrderStatus, OrderEventType> = {
 };
 
 /**
- * Orders, their lines and their events; every state change and its event share one statement
- * (so one transaction, and one round trip: the event is built from what the change writes and
- * inserted by the same statement, only when the change happened).
- */
-/**
  * The status every saga write compares against, passed as a parameter, not written into the
  * statement: a literal `status = 'PENDING'` lets the cached generic plan of these prepared
  * statements walk the partial index orders_pending (every PENDING order's entries, dead versions
@@ -60,6 +55,11 @@ const EVENT_TYPES: Record<OrderStatus, OrderEventType> = {
  */
 const PENDING = 'PENDING';
 
+/**
+ * Orders, their lines and their events; every state change and its event share one statement
+ * (so one transaction, and one round trip: the event is built from what the change writes and
+ * inserted by the same statement, only when the change happened).
+ */
 export class OrderStore implements SagaLog {
   constructor(private readonly db: Database) {}
 
