@@ -1,8 +1,8 @@
 /**
  * Event pipeline: outbox -> Kafka -> notification on the real broker and the
  * real PostgreSQL of test/harness, with the shop's own processes (order's
- * outbox relay, notification's consumer). Events enter order's outbox exactly
- * as the saga writes them (the kit's recordEvent, in transactions), at stepped
+ * outbox relay, notification's consumer). Events enter order's outbox through
+ * the kit (recordEvents, one INSERT per transaction of events), at stepped
  * rates; end-to-end lag is notification's row time minus the outbox row time
  * (both PostgreSQL's clock: one server). Then a burst shows the capacity of
  * each stage.
@@ -12,7 +12,7 @@
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { createLogger, openDatabase, recordEvent, type Database } from '../apps/kit/index.js';
+import { createLogger, openDatabase, recordEvents, type Database } from '../apps/kit/index.js';
 import { sampleRss } from './lib/child.js';
 import { cpuMsPer, cpuSeconds, processTree } from './lib/cpu.js';
 import { LatencyHistogram } from '../load/histogram.js';
@@ -24,23 +24,20 @@ const S = 'pipeline';
 const TOPIC = 'orders.events';
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Writes one transaction of `count` OrderConfirmed events, as the order service does; returns their ids. */
+/** Writes one transaction of `count` OrderConfirmed events (the kit's recordEvents: one INSERT for them all); returns their ids. */
 async function writeEvents(db: Database, count: number): Promise<string[]> {
-  return db.transaction(async (tx) => {
-    const ids: string[] = [];
-    for (let i = 0; i < count; i += 1) {
-      const orderId = randomUUID();
-      const event = await recordEvent(tx, {
-        topic: TOPIC,
-        key: orderId,
-        type: 'OrderConfirmed',
-        source: 'order',
-        data: { orderId, userId: '00000000-0000-4000-8000-000000000001', status: 'CONFIRMED', totalCents: 990, currency: 'EUR', reason: null },
-      });
-      ids.push(event.eventId);
-    }
-    return ids;
+  const events = Array.from({ length: count }, () => {
+    const orderId = randomUUID();
+    return {
+      topic: TOPIC,
+      key: orderId,
+      type: 'OrderConfirmed',
+      source: 'order',
+      data: { orderId, userId: '00000000-0000-4000-8000-000000000001', status: 'CONFIRMED', totalCents: 990, currency: 'EUR', reason: null },
+    };
   });
+  const envelopes = await db.transaction((tx) => recordEvents(tx, events));
+  return envelopes.map((e) => e.eventId);
 }
 
 /** Offers `rate` events/s for `seconds`: every 10 ms the events now due, in transactions of at most 200, at most 4 in flight. */
@@ -294,7 +291,7 @@ async function main(): Promise<void> {
         return {
           notes: {
             source:
-              "events enter order's outbox through the kit's recordEvent (one INSERT each, a prepared statement), in transactions of up to 200 every 10 ms from the benchmark process",
+              "events enter order's outbox through the kit's recordEvents (one INSERT per transaction, a prepared statement), in transactions of up to 200 every 10 ms from the benchmark process",
             lag: 'notifications.created_at - outbox.created_at: both now() of their transactions on the same PostgreSQL server',
             relay:
               "order's OutboxRelay: batches of up to 1000 read by an ordered scan of the unsent-rows index (one UPDATE marks a batch sent, after its acks), idempotent producer, acks=all, one send in flight; pipelined: the next batch is read while one is on its way and a batch is marked while the next one is; an empty outbox is polled again after 25 ms, doubling to 200 ms while it stays empty",

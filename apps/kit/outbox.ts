@@ -63,11 +63,38 @@ export async function recordEvent<T>(tx: Queryable, event: NewEvent<T>): Promise
   return envelope;
 }
 
+/**
+ * Writes several events into the outbox inside the caller's transaction, in one statement, in the
+ * order given (their seq, so their order on Kafka, follows it). For a transaction that records more
+ * than one event: one INSERT of n rows cost the client 14 µs of CPU per event and
+ * PostgreSQL 25, against 57 and 57 for n single-row INSERTs (200 events per transaction, CPU of the
+ * two processes, 2026-12-02).
+ */
+export async function recordEvents<T>(tx: Queryable, events: ReadonlyArray<NewEvent<T>>): Promise<Array<EventEnvelope<T>>> {
+  if (events.length === 0) return [];
+  const entries = events.map((event) => outboxEntry(event));
+  await tx.query(
+    INSERT_EVENTS,
+    entries[0]!.params.map((_, column) => entries.map((entry) => entry.params[column])),
+  );
+  return entries.map((entry) => entry.envelope);
+}
+
 /** The outbox columns an event fills, in the order of `outboxEntry(...).params`. */
 export const OUTBOX_COLUMNS = 'event_id, topic, message_key, event_type, payload, headers';
 
 /** recordEvent's statement: one per state change, the hottest write of the outbox. */
 const INSERT_EVENT = `INSERT INTO outbox (${OUTBOX_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)`;
+
+/**
+ * recordEvents' statement: one text whatever the number of events (one prepared statement), a column
+ * per array. ORDER BY the array position: the seq defaults are drawn in that order.
+ */
+const INSERT_EVENTS = `INSERT INTO outbox (${OUTBOX_COLUMNS})
+  SELECT event_id, topic, message_key, event_type, payload, headers
+  FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::jsonb[])
+    WITH ORDINALITY AS e(event_id, topic, message_key, event_type, payload, headers, position)
+  ORDER BY position`;
 
 /**
  * The six parameters `$first`..`$first+5`, typed for the outbox columns: for writing the event in

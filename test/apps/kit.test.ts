@@ -14,6 +14,7 @@ import {
   processedEventsMigration,
   propagationHeaders,
   recordEvent,
+  recordEvents,
   runWithContext,
   ServiceClient,
   startService,
@@ -236,6 +237,28 @@ describe('outbox relay', () => {
     expect(first.headers).toMatchObject({ 'x-request-id': 'req-1', 'event-type': 'Counted', 'event-id': JSON.parse(first.value).eventId });
     expect(await relay.relayOnce()).toBe(0);
     expect((await service.db.query('SELECT 1 FROM outbox WHERE sent_at IS NULL')).length).toBe(0);
+  });
+
+  it('records several events in one statement, in the order given, each relayed with its own id and the trace headers', async () => {
+    await service.db.exec('DELETE FROM outbox; DELETE FROM outbox_lease');
+    const events = [5, 1, 4, 2, 3].map((n) => ({ topic: n === 4 ? 'even' : 'odd', key: `k${n % 2}`, type: 'Counted', source: 'probe', data: { n } }));
+    const envelopes = await runWithContext(contextFromHeaders({ 'x-request-id': 'req-many' }), () => service.db.transaction((tx) => recordEvents(tx, events)));
+    expect(envelopes.map((e) => e.data.n)).toEqual([5, 1, 4, 2, 3]);
+    expect(new Set(envelopes.map((e) => e.eventId)).size).toBe(5);
+    expect(await service.db.transaction((tx) => recordEvents(tx, []))).toEqual([]);
+
+    const publisher = new FakePublisher();
+    const relay = new OutboxRelay({ db: service.db, publisher, logger: silent, holder: 'test-many' });
+    expect(await relay.relayOnce()).toBe(5);
+    expect(publisher.sent.map((s) => [s.topic, s.messages.map((m) => JSON.parse(m.value).data.n)])).toEqual([
+      ['odd', [5, 1]],
+      ['even', [4]],
+      ['odd', [2, 3]],
+    ]);
+    const sent = publisher.sent.flatMap((s) => s.messages);
+    expect(sent.map((m) => JSON.parse(m.value))).toEqual(envelopes);
+    expect(sent.map((m) => m.key)).toEqual(['k1', 'k1', 'k0', 'k0', 'k1']);
+    for (const [i, m] of sent.entries()) expect(m.headers).toEqual({ 'x-request-id': 'req-many', 'event-id': envelopes[i]!.eventId, 'event-type': 'Counted' });
   });
 
   it('lets one relay at a time hold the outbox so events of a key stay in order', async () => {
