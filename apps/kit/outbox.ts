@@ -137,6 +137,11 @@ export interface OutboxRelayOptions {
   readonly pollIntervalMs?: number;
   /** How long one relay owns the outbox without renewing. @default 15000 */
   readonly leaseMs?: number;
+  /**
+   * How long a sent row stays in the outbox (to look up what left, and when) before the relay that
+   * sent it deletes it. @default 600000 (10 minutes)
+   */
+  readonly sentRetentionMs?: number;
 }
 
 interface OutboxRow {
@@ -153,12 +158,23 @@ interface OutboxRow {
  * time holds a lease on the outbox so events of one key leave in the order they
  * were written; others stand by. Delivery is at least once (a crash between
  * publish and mark re-sends), which consumers absorb by event id. When Kafka is
- * down the relay backs off and the rows wait.
+ * down the relay backs off and the rows wait. Sent rows are deleted once they
+ * are `sentRetentionMs` old, so the table holds the unsent ones and a window.
  */
 export class OutboxRelay {
   private readonly batchSize: number;
   private readonly pollIntervalMs: number;
   private readonly leaseMs: number;
+  private readonly sentRetentionMs: number;
+  /**
+   * Where the sent rows end, over time: the highest seq marked, one entry per PRUNE_INTERVAL_MS
+   * (the time of its first mark), oldest first. Bounds the prune's scan to rows sent long enough
+   * ago; rows this relay did not see sent (another holder's, an earlier process's) have lower seqs
+   * and go with them.
+   */
+  private readonly marked: Array<{ at: number; seq: bigint }> = [];
+  /** The highest seq below which every row sent before the retention may be deleted. */
+  private pruneBound: bigint | undefined;
   private readonly abort = new AbortController();
   private loop: Promise<void> | undefined;
   private connected = false;
@@ -168,6 +184,7 @@ export class OutboxRelay {
     this.batchSize = options.batchSize ?? 1000;
     this.pollIntervalMs = options.pollIntervalMs ?? 200;
     this.leaseMs = options.leaseMs ?? 15_000;
+    this.sentRetentionMs = options.sentRetentionMs ?? 600_000;
     if (options.registry) {
       this.published = new Counter({ name: 'outbox_events_published_total', help: 'Outbox events published to Kafka', registers: [options.registry] });
       const db = options.db;
@@ -184,7 +201,7 @@ export class OutboxRelay {
   }
 
   start(): void {
-    this.loop ??= this.run();
+    this.loop ??= Promise.all([this.run(), this.pruneWhileRunning()]).then(() => undefined);
   }
 
   async stop(): Promise<void> {
@@ -293,6 +310,51 @@ export class OutboxRelay {
   private async markSent(rows: readonly OutboxRow[]): Promise<void> {
     await this.withIndexScans((tx) => tx.query('UPDATE outbox SET sent_at = now() WHERE seq = ANY($1::bigint[])', [rows.map((r) => String(r.seq))]));
     this.published?.inc(rows.length);
+    // Rows come in seq order: the last is the highest.
+    const seq = BigInt(rows[rows.length - 1]!.seq);
+    const now = Date.now();
+    const latest = this.marked[this.marked.length - 1];
+    if (latest && now - latest.at < PRUNE_INTERVAL_MS) latest.seq = seq > latest.seq ? seq : latest.seq;
+    else this.marked.push({ at: now, seq });
+  }
+
+  /**
+   * Deletes rows sent more than the retention ago, up to PRUNE_LIMIT, in seq order from the
+   * oldest; returns how many. Only seqs this relay saw marked that long ago are scanned (the
+   * primary key, from its start), so a prune reads the rows it deletes and the few unsent or
+   * recently sent ones among them, not the whole retention window.
+   */
+  async pruneOnce(): Promise<number> {
+    const cutoff = Date.now() - this.sentRetentionMs;
+    while (this.marked.length > 0 && this.marked[0]!.at <= cutoff) this.pruneBound = this.marked.shift()!.seq;
+    if (this.pruneBound === undefined) return 0;
+    const bound = String(this.pruneBound);
+    const [row] = await this.withIndexScans((tx) =>
+      tx.query<{ n: number }>(
+        // By ctid (a TID scan), not by seq (a second walk of the primary key): 2.5 vs 4.9 µs of
+        // PostgreSQL's CPU per row deleted, 5,000 at a time out of 200,000 (2026-12-02).
+        `WITH pruned AS (
+           DELETE FROM outbox WHERE ctid = ANY(ARRAY(
+             SELECT ctid FROM outbox WHERE seq <= $1::bigint AND sent_at < now() - $2::int * interval '1 millisecond' ORDER BY seq LIMIT $3))
+           RETURNING 1)
+         SELECT count(*)::int AS n FROM pruned`,
+        [bound, this.sentRetentionMs, PRUNE_LIMIT],
+      ),
+    );
+    return row?.n ?? 0;
+  }
+
+  /** pruneOnce every PRUNE_INTERVAL_MS, at once again while it finds a full chunk; a failure waits for the next interval. */
+  private async pruneWhileRunning(): Promise<void> {
+    const signal = this.abort.signal;
+    while (await pause(PRUNE_INTERVAL_MS, signal)) {
+      try {
+        let pruned = PRUNE_LIMIT;
+        while (!signal.aborted && pruned === PRUNE_LIMIT) pruned = await this.pruneOnce();
+      } catch (err) {
+        this.options.logger.warn({ err }, 'outbox prune failed; sent rows stay until the next one');
+      }
+    }
   }
 
   private async holdLease(): Promise<boolean> {
@@ -340,6 +402,10 @@ export class OutboxRelay {
 
 /** The relay's first wait after traffic stopped; it doubles per empty poll up to pollIntervalMs. */
 const FIRST_IDLE_POLL_MS = 25;
+
+/** How often the relay deletes sent rows past their retention, and the most one DELETE takes. */
+const PRUNE_INTERVAL_MS = 1000;
+const PRUNE_LIMIT = 5000;
 
 function toMessage(row: OutboxRow): OutgoingMessage {
   return { key: row.message_key, value: typeof row.payload === 'string' ? row.payload : JSON.stringify(row.payload), headers: row.headers };

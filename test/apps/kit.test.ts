@@ -261,6 +261,41 @@ describe('outbox relay', () => {
     for (const [i, m] of sent.entries()) expect(m.headers).toEqual({ 'x-request-id': 'req-many', 'event-id': envelopes[i]!.eventId, 'event-type': 'Counted' });
   });
 
+  it('deletes sent rows once their retention has passed, never unsent ones, and keeps them within it', async () => {
+    await service.db.exec('DELETE FROM outbox; DELETE FROM outbox_lease');
+    const write = (n: number) => request(service.url, 'POST', '/events', { json: { n } });
+    for (const n of [1, 2, 3]) await write(n);
+    const seqs = async () =>
+      await service.db.query<{ n: number; sent: boolean }>("SELECT (payload->'data'->>'n')::int AS n, sent_at IS NOT NULL AS sent FROM outbox ORDER BY seq");
+
+    const keeping = new OutboxRelay({ db: service.db, publisher: new FakePublisher(), logger: silent, holder: 'test-keep', batchSize: 2 });
+    expect(await keeping.relayOnce()).toBe(2);
+    expect(await keeping.pruneOnce()).toBe(0);
+    expect(await seqs()).toEqual([
+      { n: 1, sent: true },
+      { n: 2, sent: true },
+      { n: 3, sent: false },
+    ]);
+    await service.db.exec('DELETE FROM outbox_lease');
+
+    const pruning = new OutboxRelay({ db: service.db, publisher: new FakePublisher(), logger: silent, holder: 'test-prune', batchSize: 1, sentRetentionMs: 0 });
+    // Nothing marked by this relay yet: it knows no sent rows to delete.
+    expect(await pruning.pruneOnce()).toBe(0);
+    await write(4);
+    // Marks row 3 (rows 1 and 2 were another relay's, sent before it: lower seqs, pruned with it).
+    expect(await pruning.relayOnce()).toBe(1);
+    // Row 2 as a row committed late would be: unsent below sent ones.
+    await service.db.exec("UPDATE outbox SET sent_at = NULL WHERE payload->'data'->>'n' = '2'");
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(await pruning.pruneOnce()).toBe(2);
+    expect(await seqs()).toEqual([
+      { n: 2, sent: false },
+      { n: 4, sent: false },
+    ]);
+    expect(await pruning.pruneOnce()).toBe(0);
+    await service.db.exec('DELETE FROM outbox');
+  });
+
   it('lets one relay at a time hold the outbox so events of a key stay in order', async () => {
     await service.db.exec('DELETE FROM outbox_lease');
     await request(service.url, 'POST', '/events', { json: { n: 10 } });
