@@ -37,7 +37,7 @@ export function preflight(): void {
   }
 }
 
-/** Runs a command to completion; rejects with the command line and its stderr. */
+/** Runs a command to completion; rejects with the command line, how it ended and what it printed. */
 export function sh(command: string, args: readonly string[], options: { input?: string; timeoutMs?: number } = {}): Promise<string> {
   return new Promise((resolve, reject) => {
     const timeoutMs = options.timeoutMs ?? 30_000;
@@ -49,7 +49,9 @@ export function sh(command: string, args: readonly string[], options: { input?: 
       // How it ended (exit code, or the timeout's signal) and what it said: a command may print only a warning before it fails.
       const { code, signal, killed } = error as { code?: number | string; signal?: string; killed?: boolean };
       const end = killed && signal ? `killed by ${signal} after the ${timeoutMs} ms timeout` : signal ? `killed by ${signal}` : `exit code ${code ?? '?'}`;
-      reject(new Error(`\`${command} ${args.join(' ')}\` failed (${end}): ${String(stderr).trim() || error.message}`));
+      // Both streams: Istio's tools log their errors to stdout (istio's log target defaults to it).
+      const said = [String(stderr).trim(), String(stdout).trim().slice(-4000)].filter(Boolean).join('\n') || error.message;
+      reject(new Error(`\`${command} ${args.join(' ')}\` failed (${end}): ${said}`));
     });
     if (options.input !== undefined) {
       // A command that exits before reading its input (it failed) closes the pipe: its exit status tells, not an EPIPE here.

@@ -53,8 +53,29 @@ export function interceptPod(network: PodNetwork, podName: string, pilotAgent: s
  */
 let installing: Promise<unknown> = Promise.resolve();
 
+/**
+ * How often istio-iptables is tried: the kubelet restarts a failed istio-init container too. The
+ * cold CI runs of 2026-12-02 each saw one exit 1 in about a hundred pods on a loaded machine; its
+ * reason went to stdout (Istio's log target), which host.ts's `sh` now reports. A retry passes
+ * --reconcile, so rules a failed run left behind are brought in line instead of refused.
+ */
+const ISTIO_IPTABLES_ATTEMPTS = 3;
+
+async function istioIptables(network: PodNetwork, podName: string, pilotAgent: string): Promise<void> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      await network.exec(podName, pilotAgent, [...istioIptablesArgs(), ...(attempt > 1 ? ['--reconcile'] : [])], { timeoutMs: 60_000 });
+      return;
+    } catch (err) {
+      if (attempt >= ISTIO_IPTABLES_ATTEMPTS) throw err;
+      process.stderr.write(`[mesh] ${podName}: istio-iptables attempt ${attempt} of ${ISTIO_IPTABLES_ATTEMPTS} failed, retrying: ${(err as Error).message}\n`);
+      await new Promise((resolve) => setTimeout(resolve, 500 * attempt));
+    }
+  }
+}
+
 async function install(network: PodNetwork, podName: string, pilotAgent: string): Promise<string> {
-  await network.exec(podName, pilotAgent, istioIptablesArgs(), { timeoutMs: 60_000 });
+  await istioIptables(network, podName, pilotAgent);
   await network.exec(podName, 'iptables', [
     '-t',
     'nat',
