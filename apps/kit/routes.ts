@@ -76,7 +76,13 @@ export function pathMatcher(template: string): PathMatcher {
     regex,
     params(path) {
       const segments = path.split('/');
-      return Object.fromEntries(slots.map(({ name, index }) => [name, decodeURIComponent(segments[index]!)]));
+      const params: Record<string, string> = {};
+      for (const { name, index } of slots) {
+        const segment = segments[index]!;
+        // Most segments carry no escape: skip the decoder's work for them (on every request).
+        params[name] = segment.includes('%') ? decodeURIComponent(segment) : segment;
+      }
+      return params;
     },
   };
 }
