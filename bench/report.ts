@@ -126,7 +126,7 @@ function kitRow(target: string, limitPct: number, read: any, where: string, load
   };
 }
 
-function serviceTargets(s: Section | undefined): Target[] {
+function serviceTargets(s: Section | undefined, floor: Section | undefined): Target[] {
   if (!s) {
     return [
       { target: "the kit's per-request overhead ≤ 15% of throughput", measured: '—', met: undefined, load: '—', why: 'run `npm run bench:services`' },
@@ -176,7 +176,7 @@ function serviceTargets(s: Section | undefined): Target[] {
       measured: `${num(cpuTotal, 1)} ms (${top}); closed loop (16 connections): ${num(d.saga.closedLoop.marginalCpuMsPerOrder?.total ?? Number.NaN, 1)} ms`,
       met: cpuTotal <= SAGA_CPU_TARGET_MS,
       load: loadOf(a100.load),
-      why: `user + system time of every process of the shop, PostgreSQL, the Kafka broker and the load generator over the run (/proc), less what the idle shop burns over the same time, per order placed.`,
+      why: `user + system time of every process of the shop, PostgreSQL, the Kafka broker and the load generator over the run (/proc), less what the idle shop burns over the same time, per order placed.${floorSentence(floor)}`,
     },
     {
       target: 'order saga p99 < 50 ms at 100 orders/s, everything local',
@@ -197,6 +197,19 @@ function serviceTargets(s: Section | undefined): Target[] {
           : ''),
     },
   ];
+}
+
+/** The floor run at the saga target's rate, or the first one. */
+const floorRun = (floor: Section | undefined): any => {
+  const runs = (floor?.data.runs ?? []) as any[];
+  return runs.find((r) => r.rate === 100) ?? runs[0];
+};
+
+/** The saga CPU target's pointer to the floor: the same pattern without meshkit's code, in one run with the shop. */
+function floorSentence(floor: Section | undefined): string {
+  const run = floorRun(floor);
+  if (!run) return '';
+  return ` The saga's communication pattern alone (the same processes, hops and round trips on plain node:http servers, no Kafka: "The saga's floor" below) cost ${num(run.floor.aboveIdleMs.total, 1)} ms per order at ${num(run.rate)}/s, the shop ${run.shop ? `${num(run.shop.aboveIdleMs.total, 1)} ms` : 'n/a'} in the same run (load ${loadOf(run.floor.load)}${run.shop ? ` / ${loadOf(run.shop.load)}` : ''}).`;
 }
 
 function pipelineTargets(s: Section | undefined): Target[] {
@@ -574,6 +587,60 @@ function servicesDetails(s: Section): string {
   ].join('\n');
 }
 
+function sagaFloorDetails(s: Section): string {
+  const d = s.data;
+  // A share of a figure near zero, or of a negative one (idle noise), says nothing.
+  const percent = (f: number | undefined, sh: number | undefined) =>
+    f !== undefined && sh !== undefined && f >= 0 && sh > 0.05 ? `${num((f / sh) * 100)}%` : '—';
+  const perRun = (run: any) => {
+    const floor = run.floor;
+    const shop = run.shop;
+    const names = [...new Set([...Object.keys(floor.aboveIdleMs), ...Object.keys(shop?.aboveIdleMs ?? {})])].filter((k) => k !== 'total');
+    const weight = (k: string) => shop?.aboveIdleMs[k] ?? floor.aboveIdleMs[k] ?? 0;
+    names.sort((a, b) => weight(b) - weight(a));
+    const cell = (v: number | undefined, digits = 2) => (v === undefined ? '—' : num(v, digits));
+    const cpuRows = [...names, 'total'].map((k) => [
+      k === 'total' ? '**total**' : k,
+      cell(floor.aboveIdleMs[k]),
+      cell(shop?.aboveIdleMs[k]),
+      percent(floor.aboveIdleMs[k], shop?.aboveIdleMs[k]),
+    ]);
+    const loadRow = (name: string, c: any) => [
+      name,
+      num(c.result.offeredRps),
+      num(c.result.rps, 1),
+      ms(c.result.latency.p50Ms),
+      ms(c.result.latency.p99Ms),
+      `${num(c.result.completed)} / ${num(c.result.failed)}`,
+      num(c.switches?.total, 0),
+      loadOf(c.load),
+    ];
+    const databases = [...new Set([...Object.keys(floor.perDatabase), ...Object.keys(shop?.perDatabase ?? {})])].sort();
+    const xactRows = databases.map((db) => [db, cell(floor.perDatabase[db]?.xact_commit), cell(shop?.perDatabase[db]?.xact_commit)]);
+    return [
+      `At ${num(run.rate)} orders/s offered, open loop ${num(d.seconds)} s; CPU ms per order above idle, by process (user + system time from /proc; PostgreSQL's backends by the database they serve):`,
+      '',
+      table(['process', 'floor', 'shop', 'floor / shop'], cpuRows),
+      '',
+      table(
+        ['run', 'offered/s', 'confirmed/s', 'p50', 'p99', 'confirmed / failed', 'context switches per order', 'load (1 min)'],
+        [loadRow('floor', floor), ...(shop ? [loadRow('shop', shop)] : [])],
+      ),
+      '',
+      'Transactions per order by database (pg_stat_database xact_commit; every autocommit statement is one):',
+      '',
+      table(['database', 'floor', 'shop'], xactRows),
+    ].join('\n');
+  };
+  return [
+    "### The saga's floor",
+    '',
+    `What the order saga's communication pattern costs on this machine without any of meshkit's code, measured the same way as the shop and in the same run, at the same load. The floor: ${d.notes.floor}. It leaves out ${d.notes.excluded}. The shop's cost above the floor is what those add; the floor stays as long as the saga keeps these processes, hops and round trips.`,
+    '',
+    ...(d.runs as any[]).flatMap((run) => [perRun(run), '']),
+  ].join('\n');
+}
+
 function pipelineDetails(s: Section): string {
   const d = s.data;
   const rows = (d.steps as any[]).map((st) => [
@@ -682,7 +749,7 @@ async function main(): Promise<void> {
   const { sections } = readResults();
   const targets = [
     ...synthTargets(sections.synth),
-    ...serviceTargets(sections.services),
+    ...serviceTargets(sections.services, sections.sagaFloor),
     ...pipelineTargets(sections.pipeline),
     ...startupTargets(sections.startup),
     ...footprintTargets(sections.footprint, sections.services, sections.pipeline),
@@ -722,6 +789,8 @@ async function main(): Promise<void> {
     '',
     sections.services ? servicesDetails(sections.services) : '',
     '',
+    sections.sagaFloor ? sagaFloorDetails(sections.sagaFloor) : '',
+    '',
     sections.pipeline ? pipelineDetails(sections.pipeline) : '',
     '',
     sections.startup ? startupDetails(sections.startup) : '',
@@ -735,7 +804,7 @@ async function main(): Promise<void> {
     '## How to run',
     '',
     '`npm run bench` runs every section in turn (about 15 minutes), then writes this file; `npm run bench -- --quiet-below 1 --max-wait-minutes 40` first waits, bounded, for the 1-minute load average to drop below 1. ' +
-      'One section: `npm run bench:synth`, `bench:services`, `bench:pipeline`, `bench:startup`, `bench:footprint`, then `npm run bench:report`. ' +
+      'One section: `npm run bench:synth`, `bench:services`, `bench:saga-floor`, `bench:pipeline`, `bench:startup`, `bench:footprint`, then `npm run bench:report`. ' +
       'They need what `make test` provisions (PostgreSQL server binaries, Java and the Kafka jars) and load only loopback addresses. `npm test` does not run them. ' +
       "`bench:sidecar` and `bench:mesh-saga` also need root and Istio (network namespaces, `make mesh`'s prerequisites); `npm run bench` skips them when not root.",
     '',

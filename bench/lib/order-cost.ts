@@ -1,7 +1,7 @@
 /**
  * CPU per order of a set of processes serving POST /orders, measured as bench/servers/saga-cost.ts
  * measures the shop (same warm-up, idle baseline, open loop and PostgreSQL split by database), so a
- * floor (bench/servers/saga-floor.ts) and the shop compare figure for figure.
+ * floor (bench/saga-floor.ts) and the shop compare figure for figure.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import pg from 'pg';
@@ -15,8 +15,8 @@ type Groups = Record<string, () => number[]>;
 export async function databaseStats(admin: pg.Client, tag: string): Promise<Record<string, Record<string, number>>> {
   const { rows } = await admin.query<Record<string, string>>(
     `SELECT datname, xact_commit, xact_rollback, tup_returned, tup_fetched, tup_inserted, tup_updated, tup_deleted
-       FROM pg_stat_database WHERE datname LIKE $1`,
-    [`bench_${tag}_%`],
+       FROM pg_stat_database WHERE starts_with(datname, $1)`,
+    [`bench_${tag}_`],
   );
   return Object.fromEntries(
     rows.map((r) => [

@@ -8,7 +8,9 @@ export const benchDir = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const repoRoot = join(benchDir, '..');
 export const resultsFile = join(benchDir, 'results.json');
 
-export type SectionName = 'synth' | 'services' | 'pipeline' | 'startup' | 'footprint' | 'sidecar' | 'meshSaga';
+/** The sections, in the order results.json keeps them. */
+const SECTION_NAMES = ['synth', 'services', 'sagaFloor', 'pipeline', 'startup', 'footprint', 'sidecar', 'meshSaga'] as const;
+export type SectionName = (typeof SECTION_NAMES)[number];
 
 /** One benchmark script's run: where, when, how and what it measured. */
 export interface Section {
@@ -37,7 +39,7 @@ export async function writeSection(name: SectionName, section: Section): Promise
   const results = readResults();
   results.sections[name] = section;
   const ordered: Results = { sections: {} };
-  for (const key of ['synth', 'services', 'pipeline', 'startup', 'footprint', 'sidecar', 'meshSaga'] as const) {
+  for (const key of SECTION_NAMES) {
     if (results.sections[key]) ordered.sections[key] = results.sections[key];
   }
   const options = (await resolveConfig(resultsFile)) ?? {};

@@ -1,5 +1,5 @@
 /**
- * One service of the saga floor (bench/servers/saga-floor.ts): a plain `node:http` server with a
+ * One service of the saga floor (bench/saga-floor.ts): a plain `node:http` server with a
  * `pg` Pool on its own database and trivial handlers, making the saga's hops and database round
  * trips and nothing else (no Express, no kit: no validation, metrics, logs, trace context, outbox).
  * Started (bundled) as a child process; reports its port over IPC and serves until SIGTERM.
