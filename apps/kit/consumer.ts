@@ -286,12 +286,20 @@ export interface KafkaConsumerWorkerOptions {
 }
 
 /**
+ * How often the consumer commits the offsets it resolved. Without an interval kafkajs commits
+ * after every batch, and at a shop's pace a batch is an event or two: an OffsetCommit (a write to
+ * the broker's __consumer_offsets log) per event. Redelivery after a crash is bounded by this
+ * window and absorbed by the dedupe on event id, which every processor keeps.
+ */
+export const OFFSET_COMMIT_INTERVAL_MS = 1000;
+
+/**
  * Runs a consumer group over `topics`, feeding each partition's messages to the
  * processor in order, in batches (kafkajs eachBatch): an offset is resolved only
  * after the transaction that handled its message committed, and kafkajs commits
- * resolved offsets after each batch, so a crash in between redelivers events the
- * processor then finds already recorded. Connecting is retried with backoff; once
- * running, kafkajs restarts the consumer itself after a crash.
+ * resolved offsets at most every OFFSET_COMMIT_INTERVAL_MS, so a crash in between
+ * redelivers events the processor then finds already recorded. Connecting is
+ * retried with backoff; once running, kafkajs restarts the consumer itself after a crash.
  */
 export class KafkaConsumerWorker {
   private consumer: Consumer | undefined;
@@ -322,6 +330,7 @@ export class KafkaConsumerWorker {
         await this.consumer.subscribe({ topics: [...topics], fromBeginning: true });
         const maxBatch = Math.max(1, this.options.maxBatchSize ?? 500);
         await this.consumer.run({
+          autoCommitInterval: OFFSET_COMMIT_INTERVAL_MS,
           partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? 4,
           eachBatchAutoResolve: false,
           eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
