@@ -62,10 +62,10 @@ function traceIdOf(h: Record<string, string>): string | undefined {
  * Whether requests run in their async context. The context is what carries the request id into
  * handler logs and the trace headers onto outgoing calls and events, so it is always on in a
  * service. What it costs: on Node 20 an AsyncLocalStorage in use runs an async_hooks init hook
- * on every promise and async resource the process creates (pg's, Express's, the handler's), the
- * bulk of the kit's CPU over bare Express on a read (bench/servers/profile-read.ts with the
- * variant kit-no-async-context); Node's AsyncContextFrame (--experimental-async-context-frame on
- * Node 22, the default from Node 24) carries it without hooks.
+ * on every promise and async resource the process creates (pg's, Express's, the handler's):
+ * 2-3% of the server's CPU on a read (bench:services, the arm kit-no-async-context, 2026-12-02);
+ * Node's AsyncContextFrame (--experimental-async-context-frame on Node 22, the default from
+ * Node 24) carries it without hooks.
  */
 let asyncContext = true;
 
