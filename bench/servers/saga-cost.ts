@@ -13,8 +13,9 @@
  */
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { aboveIdle, cpuMsPer, cpuSeconds, idleCpuMs, processTree } from '../lib/cpu.js';
+import { aboveIdle, cpuMsPer, cpuSeconds, idleCpuMs } from '../lib/cpu.js';
 import { openLoop } from '../lib/http-load.js';
+import { backendsByService, databaseStats } from '../lib/order-cost.js';
 import { startBenchShop, startInfra } from '../lib/infra.js';
 import { loadNow } from '../lib/machine.js';
 import { prepareSagaLoad } from '../lib/saga.js';
@@ -33,43 +34,6 @@ const env = Object.fromEntries(
 );
 const S = 'saga-cost';
 const tag = 'cost';
-
-type DbStats = Record<string, Record<string, number>>;
-
-/** Counters of the shop's databases (bench_<tag>_<service>), keyed by service. */
-async function databaseStats(admin: pg.Client): Promise<DbStats> {
-  const { rows } = await admin.query<Record<string, string>>(
-    `SELECT datname, xact_commit, xact_rollback, tup_returned, tup_fetched, tup_inserted, tup_updated, tup_deleted
-       FROM pg_stat_database WHERE datname LIKE $1`,
-    [`bench_${tag}_%`],
-  );
-  return Object.fromEntries(
-    rows.map((r) => [
-      r['datname']!.slice(`bench_${tag}_`.length),
-      Object.fromEntries(
-        Object.entries(r)
-          .filter(([k]) => k !== 'datname')
-          .map(([k, v]) => [k, Number(v)]),
-      ),
-    ]),
-  );
-}
-
-/** PostgreSQL backends by the service whose database they serve; the postmaster and its helpers as `server`. */
-async function backendsByService(admin: pg.Client, postgresPort: string): Promise<Record<string, () => number[]>> {
-  const { rows } = await admin.query<{ pid: number; datname: string | null }>('SELECT pid, datname FROM pg_stat_activity');
-  const byService = new Map<string, number[]>();
-  for (const r of rows) {
-    const service = r.datname?.startsWith(`bench_${tag}_`) ? r.datname.slice(`bench_${tag}_`.length) : undefined;
-    if (!service) continue;
-    byService.set(service, [...(byService.get(service) ?? []), r.pid]);
-  }
-  const assigned = new Set([...byService.values()].flat());
-  return {
-    ...Object.fromEntries([...byService].map(([service, pids]) => [`postgres:${service}`, () => pids])),
-    'postgres:server': () => processTree(`port=${postgresPort}`).filter((pid) => !assigned.has(pid)),
-  };
-}
 
 type TableStats = Record<string, Record<string, number>>;
 
@@ -108,12 +72,12 @@ try {
     await openLoop(saga.target(bench.shop.urls.order), { rate: rate / 2, warmupMs: 0, durationMs: 10_000, maxSockets: 256 });
     await openLoop(saga.target(bench.shop.urls.order), { rate, warmupMs: 0, durationMs: 3000, maxSockets: 256 });
     const { postgres: _whole, ...perProcess } = saga.cpuGroups;
-    const groups = { ...perProcess, ...(await backendsByService(admin, new URL(infra.postgres.url).port)) };
+    const groups = { ...perProcess, ...(await backendsByService(admin, new URL(infra.postgres.url).port, tag)) };
 
     const idleCpuMsPerSecond = await idleCpuMs(groups);
 
     const load1 = loadNow();
-    const dbBefore = await databaseStats(admin);
+    const dbBefore = await databaseStats(admin, tag);
     // Statistics reach pg_stat_* when a backend reports them (at most every 0.5 s, and when idle): let the warm-up's settle first.
     await new Promise((resolve) => setTimeout(resolve, 1500));
     const tablesBefore = await tableStats(bench.databaseUrls);
@@ -124,7 +88,7 @@ try {
     const cpu = cpuMsPer(before, cpuSeconds(groups), result.totalSent);
     const cpuAboveIdle = aboveIdle(cpu, idleCpuMsPerSecond, wallSeconds, result.totalSent);
     await new Promise((resolve) => setTimeout(resolve, 1500));
-    const dbAfter = await databaseStats(admin);
+    const dbAfter = await databaseStats(admin, tag);
     const tablesAfter = await tableStats(bench.databaseUrls);
     await admin.end();
 
