@@ -17,6 +17,7 @@ import { launchFor, type ContainerLaunch } from './images.js';
 import type { NodeProxy } from './node-proxy.js';
 import { containerEnv, type ContainerSpec, type EnvSources } from './pod-env.js';
 import type { PodNetwork } from './pod-network.js';
+import { PodStatusWriter, type RenderedStatus } from './pod-status.js';
 import { nodeName } from './workload-controller.js';
 
 interface Probe {
@@ -133,7 +134,8 @@ interface PodRuntime {
   stops: (() => Promise<void>)[];
   stopping: boolean;
   startTime: string;
-  lastStatus: string;
+  phase: 'Pending' | 'Running';
+  status: PodStatusWriter;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -229,7 +231,11 @@ export class Kubelet {
       stops: [],
       stopping: false,
       startTime: new Date().toISOString(),
-      lastStatus: '',
+      phase: 'Pending',
+      status: new PodStatusWriter(
+        () => this.renderStatus(runtime),
+        (status) => this.sendStatus(runtime, status),
+      ),
     };
     this.pods.set(this.key(runtime), runtime);
     try {
@@ -508,7 +514,14 @@ export class Kubelet {
     return true;
   }
 
-  private async writeStatus(runtime: PodRuntime, phase: 'Pending' | 'Running'): Promise<void> {
+  /** Sets the pod's phase and queues a write of its status (pod-status.ts orders and retries them). */
+  private writeStatus(runtime: PodRuntime, phase: 'Pending' | 'Running'): Promise<void> {
+    runtime.phase = phase;
+    return runtime.status.write();
+  }
+
+  private renderStatus(runtime: PodRuntime): RenderedStatus {
+    const phase = runtime.phase;
     const now = new Date().toISOString();
     const ready = runtime.containers.length > 0 && runtime.containers.every((c) => c.ready);
     const condition = (type: string, status: boolean) => ({ type, status: status ? 'True' : 'False', lastProbeTime: null, lastTransitionTime: now });
@@ -543,9 +556,10 @@ export class Kubelet {
         };
       }),
     };
-    const text = JSON.stringify({ ...status, conditions: status.conditions.map((c) => [c.type, c.status]), startTime: undefined });
-    if (text === runtime.lastStatus) return;
-    runtime.lastStatus = text;
+    return { status, key: JSON.stringify({ ...status, conditions: status.conditions.map((c) => [c.type, c.status]), startTime: undefined }) };
+  }
+
+  private async sendStatus(runtime: PodRuntime, status: Record<string, unknown>): Promise<void> {
     try {
       await this.options.kube.request('PATCH', `/api/v1/namespaces/${runtime.namespace}/pods/${runtime.name}/status?fieldManager=meshkit-kubelet`, {
         body: { status },
@@ -561,6 +575,7 @@ export class Kubelet {
   private async terminate(runtime: PodRuntime, confirmDeletion: boolean): Promise<void> {
     if (runtime.stopping) return;
     runtime.stopping = true;
+    runtime.status.close();
     for (const timer of runtime.timers) clearTimeout(timer);
     runtime.timers.clear();
     await Promise.all(runtime.containers.map((c) => c.process?.stop()));
