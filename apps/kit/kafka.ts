@@ -1,4 +1,6 @@
 import { Kafka, logLevel, Partitioners, type ICustomPartitioner, type Producer } from 'kafkajs';
+// Every kafkajs client of a service goes through here: its connections lose kafkajs's 1 ms idle loop.
+import './kafka-idle-loop-fix.js';
 import type { KafkaConfig } from './config.js';
 import type { Logger } from './logger.js';
 
