@@ -126,7 +126,7 @@ function kitRow(target: string, limitPct: number, read: any, where: string, load
   };
 }
 
-function serviceTargets(s: Section | undefined, floor: Section | undefined): Target[] {
+function serviceTargets(s: Section | undefined, floor: Section | undefined, profile: Section | undefined): Target[] {
   if (!s) {
     return [
       { target: "the kit's per-request overhead ≤ 15% of throughput", measured: '—', met: undefined, load: '—', why: 'run `npm run bench:services`' },
@@ -176,7 +176,7 @@ function serviceTargets(s: Section | undefined, floor: Section | undefined): Tar
       measured: `${num(cpuTotal, 1)} ms (${top}); closed loop (16 connections): ${num(d.saga.closedLoop.marginalCpuMsPerOrder?.total ?? Number.NaN, 1)} ms`,
       met: cpuTotal <= SAGA_CPU_TARGET_MS,
       load: loadOf(a100.load),
-      why: `user + system time of every process of the shop, PostgreSQL, the Kafka broker and the load generator over the run (/proc), less what the idle shop burns over the same time, per order placed.${floorSentence(floor)}`,
+      why: `user + system time of every process of the shop, PostgreSQL, the Kafka broker and the load generator over the run (/proc), less what the idle shop burns over the same time, per order placed.${floorSentence(floor)}${profileSentence(profile)}`,
     },
     {
       target: 'order saga p99 < 50 ms at 100 orders/s, everything local',
@@ -210,6 +210,28 @@ function floorSentence(floor: Section | undefined): string {
   const run = floorRun(floor);
   if (!run) return '';
   return ` The saga's communication pattern alone (the same processes, hops and round trips on plain node:http servers, no Kafka: "The saga's floor" below) cost ${num(run.floor.aboveIdleMs.total, 1)} ms per order at ${num(run.rate)}/s, the shop ${run.shop ? `${num(run.shop.aboveIdleMs.total, 1)} ms` : 'n/a'} in the same run (load ${loadOf(run.floor.load)}${run.shop ? ` / ${loadOf(run.shop.load)}` : ''}).`;
+}
+
+/** Groups of owners, in the order the profile sentence and table give them. */
+const OWNER_GROUPS = [
+  "meshkit's code",
+  'npm packages',
+  'Node: JavaScript internals',
+  'V8: builtins',
+  'V8: garbage collection',
+  'native (event loop, system calls, compiler)',
+] as const;
+
+/** The saga CPU target's pointer to the whole-shop profile: how much of an order's CPU is meshkit's own code. */
+function profileSentence(profile: Section | undefined): string {
+  const d = profile?.data;
+  if (!d) return '';
+  const self = d.shop.services.self as Record<string, number>;
+  const asked = d.shop.services.onBehalfOf as Record<string, number>;
+  return ` Whose code it runs ("Whose code an order runs" below, ${num(d.rate)}/s, ${num(d.shop.total, 1)} ms per order in that run): meshkit's own code (apps/, contract/, mesh/) ${num(self["meshkit's code"], 1)} ms of self time, ${num(asked["meshkit's code"], 1)} ms counting the Node and V8 work it calls directly; the npm packages ${num(self['npm packages'], 1)} ms (${num(asked['npm packages'], 1)} ms with the work they call); Node and V8 themselves ${num(
+    OWNER_GROUPS.slice(2).reduce((a, g) => a + (self[g] ?? 0), 0),
+    1,
+  )} ms; PostgreSQL ${num(d.shop.others.postgres, 1)} ms, the Kafka broker ${num(d.shop.others.kafka, 1)} ms, the load generator ${num(d.shop.others.loadGeneratorAndLogs, 1)} ms.`;
 }
 
 function pipelineTargets(s: Section | undefined): Target[] {
@@ -641,6 +663,52 @@ function sagaFloorDetails(s: Section): string {
   ].join('\n');
 }
 
+function shopProfileDetails(s: Section): string {
+  const d = s.data;
+  const services = d.services as Record<
+    string,
+    { busyMsPerOrder: number; cpuAboveIdleMs: number; selfMs: Record<string, number>; onBehalfOfMs: Record<string, number> }
+  >;
+  const names = Object.keys(services);
+  const groupOfOwner = (owner: string) => (owner.startsWith('meshkit: ') ? "meshkit's code" : owner.startsWith('npm: ') ? 'npm packages' : owner);
+  const byGroup = (m: Record<string, number>, group: string) =>
+    Object.entries(m)
+      .filter(([k]) => groupOfOwner(k) === group)
+      .reduce((a, [, v]) => a + v, 0);
+  const rows = (view: 'selfMs' | 'onBehalfOfMs', shop: Record<string, number>) => [
+    ...OWNER_GROUPS.map((g) => [g, ...names.map((n) => num(byGroup(services[n]![view], g), 2)), num(shop[g] ?? 0, 2)]),
+    [
+      '**CPU above idle (/proc)**',
+      ...names.map((n) => num(services[n]!.cpuAboveIdleMs, 2)),
+      num(
+        names.reduce((a, n) => a + services[n]!.cpuAboveIdleMs, 0),
+        2,
+      ),
+    ],
+  ];
+  const top = (m: Record<string, number>, n: number) =>
+    Object.entries(m)
+      .filter(([k]) => k.startsWith('meshkit: ') || k.startsWith('npm: '))
+      .slice(0, n)
+      .map(([k, v]) => `${k.replace(/^(meshkit|npm): /, '')} ${num(v, 2)}`)
+      .join(', ');
+  return [
+    '### Whose code an order runs',
+    '',
+    `The shop at ${num(d.rate)} orders/s for ${num(d.seconds)} s (${num(d.cost.orders)} orders, p50 ${ms(d.cost.result.latency.p50Ms)}, p99 ${ms(d.cost.result.latency.p99Ms)}, load ${loadOf(d.cost.load)}), ${num(d.shop.total, 1)} ms of CPU per order above idle. Profiles: ${d.notes.profiles}. CPU: ${d.notes.cost}. The profiler samples a thread while it is busy, time it spent preempted included, so writes to sockets (where a loopback peer is woken) weigh a little more than their CPU.`,
+    '',
+    'CPU ms per order in the services, by whose code was running (self time):',
+    '',
+    table(['code', ...names, 'shop'], rows('selfMs', d.shop.services.self)),
+    '',
+    "The same by who asked: a sample in Node or V8 goes to the nearest frame of meshkit or of a package above it (JSON.stringify called by the kit is the kit's, a socket write made by pg is pg's):",
+    '',
+    table(['code', ...names, 'shop'], rows('onBehalfOfMs', d.shop.services.onBehalfOf)),
+    '',
+    `By package or folder, self time: ${top(d.shop.servicesByOwner.self, 12)}; who asked: ${top(d.shop.servicesByOwner.onBehalfOf, 12)} ms per order. Beside the services: PostgreSQL ${num(d.shop.others.postgres, 2)}, the Kafka broker ${num(d.shop.others.kafka, 2)}, the load generator and logs ${num(d.shop.others.loadGeneratorAndLogs, 2)} ms per order.`,
+  ].join('\n');
+}
+
 function pipelineDetails(s: Section): string {
   const d = s.data;
   const rows = (d.steps as any[]).map((st) => [
@@ -749,7 +817,7 @@ async function main(): Promise<void> {
   const { sections } = readResults();
   const targets = [
     ...synthTargets(sections.synth),
-    ...serviceTargets(sections.services, sections.sagaFloor),
+    ...serviceTargets(sections.services, sections.sagaFloor, sections.shopProfile),
     ...pipelineTargets(sections.pipeline),
     ...startupTargets(sections.startup),
     ...footprintTargets(sections.footprint, sections.services, sections.pipeline),
@@ -791,6 +859,8 @@ async function main(): Promise<void> {
     '',
     sections.sagaFloor ? sagaFloorDetails(sections.sagaFloor) : '',
     '',
+    sections.shopProfile ? shopProfileDetails(sections.shopProfile) : '',
+    '',
     sections.pipeline ? pipelineDetails(sections.pipeline) : '',
     '',
     sections.startup ? startupDetails(sections.startup) : '',
@@ -804,7 +874,7 @@ async function main(): Promise<void> {
     '## How to run',
     '',
     '`npm run bench` runs every section in turn (about 15 minutes), then writes this file; `npm run bench -- --quiet-below 1 --max-wait-minutes 40` first waits, bounded, for the 1-minute load average to drop below 1. ' +
-      'One section: `npm run bench:synth`, `bench:services`, `bench:saga-floor`, `bench:pipeline`, `bench:startup`, `bench:footprint`, then `npm run bench:report`. ' +
+      'One section: `npm run bench:synth`, `bench:services`, `bench:saga-floor`, `bench:shop-profile`, `bench:pipeline`, `bench:startup`, `bench:footprint`, then `npm run bench:report`. ' +
       'They need what `make test` provisions (PostgreSQL server binaries, Java and the Kafka jars) and load only loopback addresses. `npm test` does not run them. ' +
       "`bench:sidecar` and `bench:mesh-saga` also need root and Istio (network namespaces, `make mesh`'s prerequisites); `npm run bench` skips them when not root.",
     '',

@@ -4,7 +4,7 @@
  * (bounded by --max-wait-minutes in total) until the 1-minute load average is
  * below that value, so the figures are taken on a machine as quiet as it gets.
  *
- * Usage: tsx bench/run-all.ts [--only synth,services,saga-floor,...] [--quiet-below 1] [--max-wait-minutes 40]
+ * Usage: tsx bench/run-all.ts [--only synth,services,saga-floor,shop-profile,...] [--quiet-below 1] [--max-wait-minutes 40]
  */
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util';
 import { formatLoad, loadNow, waitForQuiet } from './lib/machine.js';
 import { log, repoRoot, runScript } from './lib/results.js';
 
-const SECTIONS = ['synth', 'startup', 'footprint', 'services', 'saga-floor', 'pipeline', 'sidecar', 'mesh-saga'] as const;
+const SECTIONS = ['synth', 'startup', 'footprint', 'services', 'saga-floor', 'shop-profile', 'pipeline', 'sidecar', 'mesh-saga'] as const;
 /** Sections that put pods in network namespaces: root only. */
 const ROOT_ONLY: readonly string[] = ['sidecar', 'mesh-saga'];
 

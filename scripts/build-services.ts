@@ -44,7 +44,12 @@ function pgliteDist(): string {
  * package.json and PGlite's assets beside it. The benchmarks bundle their variants with
  * this too, so what they measure is what the images run.
  */
-export async function bundleEntry(entry: string, outdir: string): Promise<{ file: string; bundleBytes: number; assetBytes: number }> {
+export async function bundleEntry(
+  entry: string,
+  outdir: string,
+  /** Also write main.js.map (the code stays byte for byte the same; a profile's positions map back to sources). */
+  options: { sourcemap?: boolean } = {},
+): Promise<{ file: string; bundleBytes: number; assetBytes: number }> {
   await mkdir(outdir, { recursive: true });
   const file = join(outdir, 'main.js');
   await build({
@@ -55,7 +60,7 @@ export async function bundleEntry(entry: string, outdir: string): Promise<{ file
     target: 'node20',
     format: 'esm',
     minify: true,
-    sourcemap: false,
+    sourcemap: options.sourcemap ?? false,
     legalComments: 'eof',
     banner: { js: BANNER },
     // pg loads its optional native binding only when asked to (NODE_PG_FORCE_NATIVE); it is not installed.

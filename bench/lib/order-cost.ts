@@ -89,9 +89,11 @@ export interface OrderCostOptions {
   readonly tag: string;
   readonly rate: number;
   readonly seconds: number;
+  /** Called as the measured run begins and once it ended (e.g. to profile exactly that window). */
+  readonly window?: { begin(): void; end(): void };
 }
 
-export async function measureOrderCost({ target, groups, admin, postgresPort, tag, rate, seconds }: OrderCostOptions): Promise<OrderCost> {
+export async function measureOrderCost({ target, groups, admin, postgresPort, tag, rate, seconds, window }: OrderCostOptions): Promise<OrderCost> {
   // Warm up (JIT, pools: every backend exists before it is attributed), at half the rate and then the rate.
   await openLoop(target, { rate: rate / 2, warmupMs: 0, durationMs: 10_000, maxSockets: 256 });
   await openLoop(target, { rate, warmupMs: 0, durationMs: 3000, maxSockets: 256 });
@@ -103,9 +105,11 @@ export async function measureOrderCost({ target, groups, admin, postgresPort, ta
   await new Promise((resolve) => setTimeout(resolve, 1500));
   const before = cpuSeconds(all);
   const switchesBefore = contextSwitches(all);
+  window?.begin();
   const began = performance.now();
   const result = await openLoop(target, { rate, warmupMs: 0, durationMs: seconds * 1000, maxSockets: 256 });
   const wallSeconds = (performance.now() - began) / 1000;
+  window?.end();
   const cpuMs = cpuMsPer(before, cpuSeconds(all), result.totalSent);
   const switchesAfter = contextSwitches(all);
   const switches = Object.fromEntries(Object.entries(switchesAfter).map(([k, v]) => [k, (v - (switchesBefore[k] ?? 0)) / result.totalSent]));

@@ -2,8 +2,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** What a V8 .cpuprofile (node --cpu-prof) holds, as far as we read it. */
-interface CpuProfile {
-  nodes: Array<{ id: number; callFrame: { functionName: string; url: string; lineNumber?: number }; children?: number[] }>;
+export interface CpuProfile {
+  nodes: Array<{ id: number; callFrame: { functionName: string; url: string; lineNumber?: number; columnNumber?: number }; children?: number[] }>;
   samples: number[];
   timeDeltas: number[];
 }
@@ -102,4 +102,68 @@ export function selfTimePer(dir: string, units: number): { byOwner: Record<strin
   const per = (m: Map<string, number>) =>
     Object.fromEntries([...m].sort((a, b) => b[1] - a[1]).map(([k, us]) => [k, Math.round((us / Math.max(1, units)) * 10) / 10]));
   return { byOwner: per(owners), byFunction: per(functions), busyUs: Math.round((busy / Math.max(1, units)) * 10) / 10 };
+}
+
+/** A frame of a V8 .cpuprofile, as `attributeProfile` hands it to an owner function. */
+export type ProfileFrame = CpuProfile['nodes'][number]['callFrame'];
+
+export interface Attribution {
+  /** Milliseconds the main thread was busy (samples not idle). */
+  readonly busyMs: number;
+  /** Self time by the owner of the sampled frame, ms. */
+  readonly self: Record<string, number>;
+  /**
+   * Time by the nearest owner that is not the runtime, walking from the sampled frame towards the
+   * root: what code asked for the work (JSON.stringify the kit calls counts as the kit's), ms.
+   * Samples with no such frame (timers, sockets, the event loop itself) stay with their own owner.
+   */
+  readonly onBehalfOf: Record<string, number>;
+}
+
+/** Reads a .cpuprofile. */
+export function readProfile(file: string): CpuProfile {
+  return JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
+}
+
+/**
+ * Splits a profile's busy time by owner: `ownerOf` names a frame's owner (a package, a folder of
+ * ours, Node, V8), `isRuntime` says which owners are the runtime rather than code that asks it.
+ */
+export function attributeProfile(
+  profile: CpuProfile,
+  ownerOf: (frame: ProfileFrame) => string,
+  isRuntime: (owner: string) => boolean,
+  /** Samples with a frame of this owner anywhere on their stack are left out (the profiler's own work). */
+  excluded?: string,
+): Attribution {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const owners = new Map<number, string>();
+  const owner = (id: number) => {
+    let o = owners.get(id);
+    if (o === undefined) owners.set(id, (o = ownerOf(byId.get(id)!.callFrame)));
+    return o;
+  };
+  const self = new Map<string, number>();
+  const onBehalf = new Map<string, number>();
+  let busy = 0;
+  profile.samples.forEach((id, i) => {
+    const us = profile.timeDeltas[i] ?? 0;
+    if (byId.get(id)?.callFrame.functionName === '(idle)') return;
+    if (excluded !== undefined) {
+      for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) if (owner(cur) === excluded) return;
+    }
+    busy += us;
+    const leaf = owner(id);
+    self.set(leaf, (self.get(leaf) ?? 0) + us);
+    let asker = leaf;
+    for (let cur: number | undefined = id; cur !== undefined && isRuntime(asker); cur = parent.get(cur)) {
+      const o = owner(cur);
+      if (!isRuntime(o)) asker = o;
+    }
+    onBehalf.set(asker, (onBehalf.get(asker) ?? 0) + us);
+  });
+  const ms = (m: Map<string, number>) => Object.fromEntries([...m].sort((a, b) => b[1] - a[1]).map(([k, us]) => [k, us / 1000]));
+  return { busyMs: busy / 1000, self: ms(self), onBehalfOf: ms(onBehalf) };
 }

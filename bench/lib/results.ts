@@ -9,7 +9,7 @@ export const repoRoot = join(benchDir, '..');
 export const resultsFile = join(benchDir, 'results.json');
 
 /** The sections, in the order results.json keeps them. */
-const SECTION_NAMES = ['synth', 'services', 'sagaFloor', 'pipeline', 'startup', 'footprint', 'sidecar', 'meshSaga'] as const;
+const SECTION_NAMES = ['synth', 'services', 'sagaFloor', 'shopProfile', 'pipeline', 'startup', 'footprint', 'sidecar', 'meshSaga'] as const;
 export type SectionName = (typeof SECTION_NAMES)[number];
 
 /** One benchmark script's run: where, when, how and what it measured. */
