@@ -7,7 +7,7 @@
  * (both PostgreSQL's clock: one server). Then a burst shows the capacity of
  * each stage.
  *
- * Usage: tsx bench/pipeline.ts [--rates 500,1000,2000,3000] [--seconds 15] [--burst 20000]
+ * Usage: tsx bench/pipeline.ts [--rates 500,2000,5000,6000] [--seconds 15] [--burst 20000]
  */
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
@@ -180,7 +180,7 @@ function lagSummary(all: Map<string, Timings>) {
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
-      rates: { type: 'string', default: '500,1000,2000,3000' },
+      rates: { type: 'string', default: '500,2000,5000,6000' },
       seconds: { type: 'string', default: '15' },
       burst: { type: 'string', default: '20000' },
     },

@@ -359,7 +359,7 @@ function beforeAfter(current: Record<string, Section | undefined>): string {
       'CPU per order at 100/s above idle, whole machine',
       cpuPerOrder,
       'services',
-      "order: each saga write one statement (compare-and-set on status PENDING and the lease, price lines and outbox event in CTEs on the row it returned) instead of a transaction of 4-6 statements re-reading order_items, create in one statement; 27 → 5 round trips per order from the order service. ServiceClient on node:http with a keep-alive Agent instead of fetch. Logs written in batches (every 20 ms since d58627d; once per event-loop turn before). The saga's compare-and-set writes on the primary key (status as a parameter: the generic plan had walked orders_pending, 776 index entries per order) and HOT (migration 0102: the sweep's index no longer on updated_at). The relay's read and mark with index scans only. The kit's request path: one dispatch layer, JSON through Node's response. The consumer commits offsets every second instead of after every batch.",
+      "order: each saga write one statement (compare-and-set on status PENDING and the lease, price lines and outbox event in CTEs on the row it returned) instead of a transaction of 4-6 statements re-reading order_items, create in one statement; 27 → 5 round trips per order from the order service. ServiceClient on node:http with a keep-alive Agent instead of fetch. Logs written in batches (every 20 ms since d58627d; once per event-loop turn before). The saga's compare-and-set writes on the primary key (status as a parameter: the generic plan had walked orders_pending, 776 index entries per order) and HOT (migration 0102: the sweep's index no longer on updated_at). The relay's read and mark with index scans only. The kit's request path: one dispatch layer, JSON through Node's response. The consumer commits offsets every second instead of after every batch. The relay lingers 25 ms over a trickle and renews its lease every third of it (20fefd4). kafkajs's 1 ms timer loop on idle connections ended (8dcfd5a): the idle shop burns 134 instead of 256 ms of CPU per second; the figure above idle barely moves with it, since the loop cost mostly idle time.",
     ],
     ['order saga at 100 orders/s, open loop', saga100, 'services', 'the CPU per order above: less queueing at the same offered rate'],
     ['most orders/s sustained (16 connections)', closed, 'services', 'the same'],
@@ -368,7 +368,7 @@ function beforeAfter(current: Record<string, Section | undefined>): string {
       'kit overhead, real read (PostgreSQL)',
       kit('postgres'),
       'services',
-      "logs batched (one write instead of a thread-pool write per line; per event-loop turn at first, every 20 ms since d58627d); the declared routes served by one Express middleware instead of a global layer plus two or three router layers per route; JSON answers written through Node's response (no mime lookup, freshness or ETag steps); path params decoded only when escaped",
+      "logs batched (one write instead of a thread-pool write per line; per event-loop turn at first, every 20 ms since d58627d); the declared routes served by one Express middleware instead of a global layer plus two or three router layers per route; JSON answers written through Node's response (no mime lookup, freshness or ETag steps); path params decoded only when escaped. Method changed on 2026-12-03: each measured run now follows a 2 s unmeasured one on its server and the reps rotate the arms' order (before, each server came back after ~50 s idle and the same arms always ran first); both arms cost less per request warm (bare 333 → 232 µs on PostgreSQL, 2026-12-02 → 2026-12-03) and the kit's extra ~60 µs is a larger share of the smaller whole. Under the earlier method (2026-12-02 21:09) the kit measured +16% server CPU, 12.7% from CPU per request, in memory 13%.",
     ],
     ['kit overhead, in memory', kit('memory'), 'services', 'the same'],
     [
@@ -381,7 +381,7 @@ function beforeAfter(current: Record<string, Section | undefined>): string {
       'pipeline at 2,000 events/s offered',
       step(2000),
       'pipeline',
-      "consumer on eachBatch, one transaction per batch (ids and notifications each in one statement); relay batches of 1000, one UPDATE per batch, payload sent as stored text; the writer records a transaction's events in one INSERT (recordEvents); the producer's key hash in 32-bit arithmetic (kafkajs hashes through a BigInt-backed Long); offsets committed every second; sent rows pruned after 10 minutes",
+      "consumer on eachBatch, one transaction per batch (ids and notifications each in one statement); relay batches of 1000, one UPDATE per batch, payload sent as stored text; the writer records a transaction's events in one INSERT (recordEvents); the producer's key hash in 32-bit arithmetic (kafkajs hashes through a BigInt-backed Long); offsets committed every second; sent rows pruned after 10 minutes; kafkajs's 1 ms idle timer loop ended (8dcfd5a)",
     ],
     ['pipeline at 5,000 events/s offered', step(5000), 'pipeline', 'the same'],
     ['burst capacity', burst, 'pipeline', 'the same'],
@@ -389,7 +389,7 @@ function beforeAfter(current: Record<string, Section | undefined>): string {
   return [
     '## Before and after (issue 17)',
     '',
-    `Before: the run of ${when(before['services'])} (services) and ${when(before['pipeline'])} (pipeline), kept in bench/results-2026-12-01.json; after: this file's runs (${when(current['services'])}, ${when(current['pipeline'])}). Same commands and methods; the load average (1 min) next to each figure. CPU per unit is the judge when throughput runs are noisy.` +
+    `Before: the run of ${when(before['services'])} (services) and ${when(before['pipeline'])} (pipeline), kept in bench/results-2026-12-01.json; after: this file's runs (${when(current['services'])}, ${when(current['pipeline'])}). Same commands and methods, except the kit rows' warm-up (see there); the load average (1 min) next to each figure. CPU per unit is the judge when throughput runs are noisy.` +
       (Math.max(current['services']?.loadAtStart.load1 ?? 0, current['pipeline']?.loadAtStart.load1 ?? 0) > 5
         ? " The after runs met a machine loaded far above the baseline (the runs table): work bound by round trips (the pipeline benchmark's writer, the saga's calls and statements) slows with the run queue, so their throughput and latency do not compare with the baseline, and CPU per unit is inflated too (the unchanged parts of user, product and payment cost more per order than before); the changes in round trips per unit are the load-independent part of the comparison."
         : ''),

@@ -59,6 +59,9 @@ function summarize(id: string, runs: ArmResult['runs']): ArmResult {
 }
 
 /** Loads each arm in turn, `reps` rounds (ABC ABC ABC), so slow drifts of the shared machine hit every arm alike. */
+/** The unmeasured run before each measured one (the notes' warm-up). */
+const ARM_WARMUP_MS = 2000;
+
 async function interleaved(
   label: string,
   arms: readonly Arm[],
@@ -70,8 +73,11 @@ async function interleaved(
   for (const arm of arms) await closedLoop(target(servers.get(arm.variant)!, arm), { connections: opts.connections, warmupMs: 0, durationMs: 4000 });
   const runs = new Map<string, ArmResult['runs']>(arms.map((a) => [a.id, []]));
   for (let rep = 0; rep < opts.reps; rep += 1) {
-    for (const arm of arms) {
+    // Each rep starts one arm later, so no arm always runs first (after the others' idle) or right after the same one.
+    for (const arm of [...arms.slice(rep % arms.length), ...arms.slice(0, rep % arms.length)]) {
       const server = servers.get(arm.variant)!;
+      // A server that sat idle through the other arms' runs warms up again, unmeasured, before its own.
+      await closedLoop(target(server, arm), { connections: opts.connections, warmupMs: 0, durationMs: ARM_WARMUP_MS });
       const load = loadNow();
       const bytesBefore = server.stdoutBytes();
       const groups = { server: () => [server.pid], postgres: () => processTree(`port=${opts.postgresPort}`), loadGenerator: () => [process.pid] };
@@ -286,7 +292,7 @@ async function main(): Promise<void> {
         return {
           notes: {
             loadGenerator: 'node:http keep-alive client in the benchmark process on the same 2 cores (bench/lib/http-load.ts)',
-            read: 'closed loop, 16 connections, 2 s warm-up; every arm is the same bundled server (bench/servers/variant-server.ts) with a different VARIANT',
+            read: 'closed loop, 16 connections, each measured run after a 2 s unmeasured one on the same server; reps rotate the order of the arms; every arm is the same bundled server (bench/servers/variant-server.ts) with a different VARIANT',
             saga: 'POST /orders straight to the order service (no edge), x-user-id and trace headers set, 1 unit of a product stocked for the run; 201 = CONFIRMED',
           },
           bundles: { variantServerBytes: variantBundle.bytes },

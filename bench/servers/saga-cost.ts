@@ -8,8 +8,10 @@
  * - transactions and rows per database (pg_stat_database): every autocommit statement is a
  *   transaction, so these count round trips that write or read.
  *
- * Usage: tsx bench/servers/saga-cost.ts [--rate 100] [--seconds 15] [--env KEY=VALUE ...]
+ * Usage: tsx bench/servers/saga-cost.ts [--rate 100] [--seconds 15] [--env KEY=VALUE ...] [--without-kafka]
  * --env sets an environment variable of every service (a knob to compare, e.g. LOG_LEVEL=warn).
+ * --without-kafka runs the shop with no broker: events are still written to the outbox but wait
+ * there (no relay, no consumer), which prices the delivery of events against a run with it.
  */
 import { parseArgs } from 'node:util';
 import pg from 'pg';
@@ -21,7 +23,12 @@ import { loadNow } from '../lib/machine.js';
 import { prepareSagaLoad } from '../lib/saga.js';
 
 const { values } = parseArgs({
-  options: { rate: { type: 'string', default: '100' }, seconds: { type: 'string', default: '15' }, env: { type: 'string', multiple: true, default: [] } },
+  options: {
+    rate: { type: 'string', default: '100' },
+    seconds: { type: 'string', default: '15' },
+    env: { type: 'string', multiple: true, default: [] },
+    'without-kafka': { type: 'boolean', default: false },
+  },
 });
 const rate = Number(values.rate);
 const seconds = Number(values.seconds);
@@ -61,7 +68,7 @@ async function tableStats(urls: Readonly<Record<string, string>>): Promise<Table
   return out;
 }
 
-const infra = await startInfra(S, { kafka: true });
+const infra = await startInfra(S, { kafka: !values['without-kafka'] });
 try {
   const bench = await startBenchShop(infra, tag, env);
   try {
