@@ -8,6 +8,7 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { groupOf, OWNER_GROUPS, RUNTIME_OWNERS } from './lib/code-owners.js';
 import { median } from './lib/stats.js';
 import { formatLoad, type LoadSample } from './lib/machine.js';
 import { benchDir, readResults, runScript, type Section } from './lib/results.js';
@@ -212,16 +213,6 @@ function floorSentence(floor: Section | undefined): string {
   return ` The saga's communication pattern alone (the same processes, hops and round trips on plain node:http servers, no Kafka: "The saga's floor" below) cost ${num(run.floor.aboveIdleMs.total, 1)} ms per order at ${num(run.rate)}/s, the shop ${run.shop ? `${num(run.shop.aboveIdleMs.total, 1)} ms` : 'n/a'} in the same run (load ${loadOf(run.floor.load)}${run.shop ? ` / ${loadOf(run.shop.load)}` : ''}).`;
 }
 
-/** Groups of owners, in the order the profile sentence and table give them. */
-const OWNER_GROUPS = [
-  "meshkit's code",
-  'npm packages',
-  'Node: JavaScript internals',
-  'V8: builtins',
-  'V8: garbage collection',
-  'native (event loop, system calls, compiler)',
-] as const;
-
 /** The saga CPU target's pointer to the whole-shop profile: how much of an order's CPU is meshkit's own code. */
 function profileSentence(profile: Section | undefined): string {
   const d = profile?.data;
@@ -229,7 +220,7 @@ function profileSentence(profile: Section | undefined): string {
   const self = d.shop.services.self as Record<string, number>;
   const asked = d.shop.services.onBehalfOf as Record<string, number>;
   return ` Whose code it runs ("Whose code an order runs" below, ${num(d.rate)}/s, ${num(d.shop.total, 1)} ms per order in that run): meshkit's own code (apps/, contract/, mesh/) ${num(self["meshkit's code"], 1)} ms of self time, ${num(asked["meshkit's code"], 1)} ms counting the Node and V8 work it calls directly; the npm packages ${num(self['npm packages'], 1)} ms (${num(asked['npm packages'], 1)} ms with the work they call); Node and V8 themselves ${num(
-    OWNER_GROUPS.slice(2).reduce((a, g) => a + (self[g] ?? 0), 0),
+    RUNTIME_OWNERS.reduce((a, g) => a + (self[g] ?? 0), 0),
     1,
   )} ms; PostgreSQL ${num(d.shop.others.postgres, 1)} ms, the Kafka broker ${num(d.shop.others.kafka, 1)} ms, the load generator ${num(d.shop.others.loadGeneratorAndLogs, 1)} ms.`;
 }
@@ -670,10 +661,9 @@ function shopProfileDetails(s: Section): string {
     { busyMsPerOrder: number; cpuAboveIdleMs: number; selfMs: Record<string, number>; onBehalfOfMs: Record<string, number> }
   >;
   const names = Object.keys(services);
-  const groupOfOwner = (owner: string) => (owner.startsWith('meshkit: ') ? "meshkit's code" : owner.startsWith('npm: ') ? 'npm packages' : owner);
   const byGroup = (m: Record<string, number>, group: string) =>
     Object.entries(m)
-      .filter(([k]) => groupOfOwner(k) === group)
+      .filter(([k]) => groupOf(k) === group)
       .reduce((a, [, v]) => a + v, 0);
   const rows = (view: 'selfMs' | 'onBehalfOfMs', shop: Record<string, number>) => [
     ...OWNER_GROUPS.map((g) => [g, ...names.map((n) => num(byGroup(services[n]![view], g), 2)), num(shop[g] ?? 0, 2)]),

@@ -58,10 +58,10 @@ function summarize(id: string, runs: ArmResult['runs']): ArmResult {
   };
 }
 
-/** Loads each arm in turn, `reps` rounds (ABC ABC ABC), so slow drifts of the shared machine hit every arm alike. */
 /** The unmeasured run before each measured one (the notes' warm-up). */
 const ARM_WARMUP_MS = 2000;
 
+/** Loads each arm in turn, `reps` rounds (ABC ABC ABC), so slow drifts of the shared machine hit every arm alike. */
 async function interleaved(
   label: string,
   arms: readonly Arm[],

@@ -16,13 +16,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { build } from 'esbuild';
 import pg from 'pg';
 import { SERVICE_NAMES } from '../local/dev/index.js';
 import { bundleSources, type BundleSources } from './lib/bundle-sources.js';
+import { groupOf, isRuntime } from './lib/code-owners.js';
 import { startBenchShop, startInfra } from './lib/infra.js';
 import { measureOrderCost } from './lib/order-cost.js';
-import { buildDir } from './lib/precompile.js';
+import { precompile } from './lib/precompile.js';
 import { attributeProfile, readProfile, type ProfileFrame } from './lib/profile.js';
 import { log, repoRoot, runScript, runSection } from './lib/results.js';
 import { prepareSagaLoad } from './lib/saga.js';
@@ -30,18 +30,8 @@ import { prepareSagaLoad } from './lib/saga.js';
 const S = 'shopProfile';
 const tag = 'prof';
 
-/** Owners that are the runtime (what code asks to work), not code that asks. */
-const RUNTIME = ['Node: JavaScript internals', 'V8: builtins', 'V8: garbage collection', 'native (event loop, system calls, compiler)'] as const;
-const isRuntime = (owner: string) => (RUNTIME as readonly string[]).includes(owner);
 /** The owner of the preloaded profiler's frames: its samples (stopping, serializing) are left out. */
 const PROFILER = 'bench: profiler';
-
-/** The groups the summary adds owners up to. */
-function groupOf(owner: string): string {
-  if (owner.startsWith('meshkit: ')) return "meshkit's code";
-  if (owner.startsWith('npm: ')) return 'npm packages';
-  return isRuntime(owner) ? owner : 'other';
-}
 
 /** Names the owner of a frame of a service's main thread. */
 function ownerOf(sources: BundleSources) {
@@ -83,15 +73,7 @@ async function main(): Promise<void> {
   const seconds = Math.min(120, Math.max(5, Number(values.seconds)));
   if (!(rate > 0)) throw new Error(`--rate: a positive number of orders per second (got ${values.rate})`);
   await runSection(S, `npm run bench:shop-profile -- --rate ${rate} --seconds ${seconds}`, async () => {
-    const profiler = join(buildDir, 'window-profiler.mjs');
-    await build({
-      entryPoints: [join(repoRoot, 'bench/servers/window-profiler.ts')],
-      outfile: profiler,
-      bundle: true,
-      platform: 'node',
-      format: 'esm',
-      logLevel: 'warning',
-    });
+    const profiler = await precompile('bench/servers/window-profiler.ts', 'window-profiler.mjs');
     const kept = values['keep-profiles'];
     if (kept) mkdirSync(kept, { recursive: true });
     const profileDir = kept ?? mkdtempSync(join(tmpdir(), 'meshkit-shop-profile-'));
