@@ -74,8 +74,9 @@ export function disableAsyncContextForBenchmark(): void {
   asyncContext = false;
 }
 
-export function runWithContext<T>(context: RequestContext, fn: () => T): T {
-  return asyncContext ? storage.run(context, fn) : fn();
+/** Calls `fn(...args)` in the context: arguments rather than a closure, so a request allocates none for it. */
+export function runWithContext<A extends unknown[], T>(context: RequestContext, fn: (...args: A) => T, ...args: A): T {
+  return asyncContext ? storage.run(context, fn, ...args) : fn(...args);
 }
 
 export function currentContext(): RequestContext | undefined {

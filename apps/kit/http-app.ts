@@ -53,6 +53,8 @@ export interface HttpAppOptions {
 
 interface Locals {
   ctx: RequestContext;
+  /** performance.now() when the request reached the app. */
+  started: number;
   route?: string;
   errorCode?: string;
 }
@@ -65,40 +67,12 @@ const locals = (res: Response): Locals => res.locals as Locals;
  * 404/405 for anything undeclared and one JSON error shape for every failure.
  */
 export function createHttpApp(options: HttpAppOptions): Express {
-  const { routes, logger, metrics, chaos } = options;
+  const { routes, logger } = options;
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
 
-  app.use((req, res, next) => {
-    const ctx = contextFromHeaders(req.headers);
-    locals(res).ctx = ctx;
-    res.setHeader('x-request-id', ctx.requestId);
-    const started = process.hrtime.bigint();
-    res.once('close', () => {
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      // A client that hung up before the answer was sent is counted as 499, as Envoy and nginx do.
-      const status = res.writableFinished ? res.statusCode : 499;
-      const route = locals(res).route ?? 'unmatched';
-      metrics?.observe(req.method, route, status, seconds);
-      if (options.accessLog !== false) {
-        const line = {
-          requestId: ctx.requestId,
-          traceId: ctx.traceId,
-          method: req.method,
-          route,
-          status,
-          durationMs: Math.round(seconds * 1000),
-          code: locals(res).errorCode,
-        };
-        if (status >= 500) logger.warn(line, 'request failed');
-        else logger.info(line, 'request');
-      }
-    });
-    next();
-  });
-
-  app.use(dispatch(routes, logger, chaos));
+  app.use(serveRoutes(options));
 
   const served = routes.map((route) => ({ route, matcher: pathMatcher(route.route.path) }));
   app.use((req, res) => {
@@ -114,28 +88,35 @@ export function createHttpApp(options: HttpAppOptions): Express {
   return app;
 }
 
-type Stage = (req: Request, res: Response, next: NextFunction) => void;
+/** A route's work after it matched: the body read (writes), then validation and the handler; `path` is the request's. */
+type Stage = (req: Request, res: Response, next: NextFunction, path: string) => void;
 
 /**
- * The declared routes as one Express middleware: the method's routes tried in declaration order
- * against the mesh's path regexes, then the matched route's stages called in turn. One router
- * layer rather than a global layer plus two or three per route, each tested per request: the
- * router's walk was a tenth of the kit's CPU on a read (bench/servers/profile-read.ts).
- * A request no route matches falls through to the 404/405 handler.
+ * Every request's entry and the declared routes, as one Express middleware: the request's
+ * context (trace headers in, x-request-id out) and the hook that counts and logs it when it
+ * ends; then the method's routes tried in declaration order against the mesh's path regexes,
+ * and the matched route's stages called in turn. A request no route matches falls through to
+ * the 404/405 handler, its context and hook already in place. One Express layer on a served
+ * request, where each layer costs the router a match and a call per request: the router's walk
+ * was a tenth of the kit's CPU on a read (bench/servers/profile-read.ts).
  */
-function dispatch(routes: readonly AnyRoute[], logger: Logger, chaos: ChaosSwitch | undefined): RequestHandler {
-  const jsonParser = express.json({ limit: BODY_LIMIT, strict: true }) as Stage;
-  const deadline = bodyDeadline(BODY_READ_TIMEOUT_MS, logger) as Stage;
+function serveRoutes(options: HttpAppOptions): RequestHandler {
+  const { routes, logger, chaos } = options;
+  const ended = onResponseClose(options);
+  const jsonParser = express.json({ limit: BODY_LIMIT, strict: true }) as RequestHandler;
+  const deadline = bodyDeadline(BODY_READ_TIMEOUT_MS, logger);
   const byMethod = new Map<string, { template: string; regex: RegExp; serve: Stage }[]>();
   for (const route of routes) {
     const matcher = pathMatcher(route.route.path);
-    const handler = routeHandler(route, matcher) as Stage;
+    const handler = routeHandler(route, matcher);
     // Writes read their body first; the deadline answers 408 when it stalls (see bodyDeadline).
     const serve: Stage =
       route.route.method === 'GET'
         ? handler
-        : (req, res, next) =>
-            deadline(req, res, (err?: unknown) => (err ? next(err) : jsonParser(req, res, (err2?: unknown) => (err2 ? next(err2) : handler(req, res, next)))));
+        : (req, res, next, path) =>
+            deadline(req, res, (err?: unknown) =>
+              err ? next(err) : jsonParser(req, res, (err2?: unknown) => (err2 ? next(err2) : handler(req, res, next, path))),
+            );
     const list = byMethod.get(route.route.method) ?? [];
     list.push({ template: route.route.path, regex: matcher.regex, serve });
     byMethod.set(route.route.method, list);
@@ -144,20 +125,50 @@ function dispatch(routes: readonly AnyRoute[], logger: Logger, chaos: ChaosSwitc
   const getRoutes = byMethod.get('GET');
   if (getRoutes) byMethod.set('HEAD', getRoutes);
   return (req, res, next) => {
+    const ctx = contextFromHeaders(req.headers);
+    const l = locals(res);
+    l.ctx = ctx;
+    l.started = performance.now();
+    res.setHeader('x-request-id', ctx.requestId);
+    res.on('close', ended);
+
     const path = req.path;
-    const matched = byMethod.get(req.method)?.find((r) => r.regex.test(path));
+    const routes = byMethod.get(req.method);
+    let matched: { template: string; serve: Stage } | undefined;
+    if (routes) for (let i = 0; i < routes.length && !matched; i += 1) if (routes[i]!.regex.test(path)) matched = routes[i];
     if (!matched) {
       next();
       return;
     }
     // The route template for metrics and logs, then the chaos switch (its latency is spent before
     // the body arrives). Without a fault set this stays synchronous.
-    locals(res).route = matched.template;
+    l.route = matched.template;
     if (!chaos?.active) {
-      matched.serve(req, res, next);
+      matched.serve(req, res, next, path);
       return;
     }
-    chaos.apply().then(() => matched.serve(req, res, next), next);
+    const serve = matched.serve;
+    chaos.apply().then(() => serve(req, res, next, path), next);
+  };
+}
+
+/**
+ * The listener every response's 'close' calls (one function for all, no closure per request):
+ * RED metrics and the access-log line. A client that hung up before the answer was sent is
+ * counted as 499, as Envoy and nginx do.
+ */
+function onResponseClose({ metrics, logger, accessLog }: HttpAppOptions): (this: Response) => void {
+  return function ended(this: Response) {
+    const l = locals(this);
+    const ms = performance.now() - l.started;
+    const status = this.writableFinished ? this.statusCode : 499;
+    const route = l.route ?? 'unmatched';
+    const method = this.req.method;
+    metrics?.observe(method, route, status, ms / 1000);
+    if (accessLog === false) return;
+    const line = { requestId: l.ctx.requestId, traceId: l.ctx.traceId, method, route, status, durationMs: Math.round(ms), code: l.errorCode };
+    if (status >= 500) logger.warn(line, 'request failed');
+    else logger.info(line, 'request');
   };
 }
 
@@ -171,39 +182,42 @@ function pathParams(matcher: PathMatcher, path: string): Record<string, string> 
   }
 }
 
-function routeHandler(route: AnyRoute, matcher: PathMatcher): RequestHandler {
+function routeHandler(route: AnyRoute, matcher: PathMatcher): Stage {
   const body = route.body ? compileValidator(route.body, 'body') : undefined;
   const query = route.query ? compileValidator(route.query, 'query') : undefined;
   const params = route.params ? compileValidator(route.params, 'params') : undefined;
-  return (req: Request, res: Response, next: NextFunction) => {
+
+  async function validateAndHandle(req: Request, res: Response, path: string): Promise<void> {
+    const violations: Violation[] = [];
+    let parsedBody: unknown = req.body;
+    if (body) {
+      if (parsedBody === undefined) {
+        if (hasBody(req) && !req.is('application/json'))
+          throw new AppError(415, 'UNSUPPORTED_MEDIA_TYPE', 'send the body as JSON with content-type application/json');
+        if (route.bodyOptional) parsedBody = {};
+        else violations.push({ path: 'body', message: 'is required: send a JSON object with content-type application/json' });
+      }
+      if (parsedBody !== undefined) violations.push(...body(parsedBody));
+    }
+    // Express parses the query on every access of req.query; validate (and default) a copy.
+    // Without a query string there is nothing to parse.
+    const queryCopy: Record<string, unknown> = req.url.includes('?') ? { ...(req.query as Record<string, unknown>) } : {};
+    const paramsCopy: Record<string, unknown> = pathParams(matcher, path);
+    if (query) violations.push(...query(queryCopy));
+    if (params) violations.push(...params(paramsCopy));
+    if (violations.length > 0) throw new ValidationError(violations);
+    const reply = await route.handle({ body: parsedBody, query: queryCopy, params: paramsCopy, headers: req.headers });
+    if (reply.headers) res.set(reply.headers);
+    if (reply.text !== undefined) res.status(reply.status ?? 200).send(reply.text);
+    else if (reply.body === undefined) res.status(reply.status ?? 204).end();
+    else sendJson(res, reply.status ?? 200, reply.body);
+  }
+
+  return (req, res, next, path) => {
     // The body arrived after its deadline had been answered (408): the request is over.
     if (res.headersSent) return;
-    const ctx = locals(res).ctx;
     // Body parsing finished in a stream callback, outside the request's async context: enter it again.
-    runWithContext(ctx, async () => {
-      const violations: Violation[] = [];
-      let parsedBody: unknown = req.body;
-      if (body) {
-        if (parsedBody === undefined) {
-          if (hasBody(req) && !req.is('application/json'))
-            throw new AppError(415, 'UNSUPPORTED_MEDIA_TYPE', 'send the body as JSON with content-type application/json');
-          if (route.bodyOptional) parsedBody = {};
-          else violations.push({ path: 'body', message: 'is required: send a JSON object with content-type application/json' });
-        }
-        if (parsedBody !== undefined) violations.push(...body(parsedBody));
-      }
-      // Express builds query and params per access; validate (and default) copies.
-      const queryCopy: Record<string, unknown> = { ...(req.query as Record<string, unknown>) };
-      const paramsCopy: Record<string, unknown> = pathParams(matcher, req.path);
-      if (query) violations.push(...query(queryCopy));
-      if (params) violations.push(...params(paramsCopy));
-      if (violations.length > 0) throw new ValidationError(violations);
-      const reply = await route.handle({ body: parsedBody, query: queryCopy, params: paramsCopy, headers: req.headers });
-      if (reply.headers) res.set(reply.headers);
-      if (reply.text !== undefined) res.status(reply.status ?? 200).send(reply.text);
-      else if (reply.body === undefined) res.status(reply.status ?? 204).end();
-      else sendJson(res, reply.status ?? 200, reply.body);
-    }).catch(next);
+    runWithContext(locals(res).ctx, validateAndHandle, req, res, path).catch(next);
   };
 }
 

@@ -121,8 +121,32 @@ function flushAllAtExit(): void {
 }
 
 /**
+ * pino's isoTime, `,"time":"2026-12-03T06:08:51.123Z"`, with the part up to the second built
+ * once a second: a Date and its toISOString on every line were a tenth of an access-log line's
+ * cost (bench/servers/micro.ts). The text is the same as isoTime's.
+ */
+export function isoTimeField(): () => string {
+  let second = -1;
+  let prefix = '';
+  return () => {
+    const now = Date.now();
+    const s = Math.floor(now / 1000);
+    if (s !== second) {
+      second = s;
+      prefix = `,"time":"${new Date(s * 1000).toISOString().slice(0, 20)}`;
+    }
+    const ms = now - s * 1000;
+    return `${prefix}${ms < 10 ? '00' : ms < 100 ? '0' : ''}${ms}Z"`;
+  };
+}
+
+const NOTHING_TO_ADD = Object.freeze({});
+
+/**
  * JSON logs on stdout. Every line written while serving a request carries its
  * request id and trace id, taken from the async context rather than passed around.
+ * A line that names both ids itself (the access log) is written as given: its own values win
+ * the merge anyway, so merging would only copy the line.
  */
 export function createLogger(service: string, level: LogLevel, destination: DestinationStream = new BatchedStdout()): Logger {
   return pino(
@@ -130,12 +154,14 @@ export function createLogger(service: string, level: LogLevel, destination: Dest
       level,
       base: { service },
       messageKey: 'message',
-      timestamp: pino.stdTimeFunctions.isoTime,
+      timestamp: isoTimeField(),
       formatters: { level: (label) => ({ level: label }) },
-      mixin() {
+      mixin(line: object) {
+        if ('requestId' in line && 'traceId' in line) return NOTHING_TO_ADD;
         const ctx = currentContext();
-        return ctx ? { requestId: ctx.requestId, ...(ctx.traceId ? { traceId: ctx.traceId } : {}) } : {};
+        return ctx ? { requestId: ctx.requestId, ...(ctx.traceId ? { traceId: ctx.traceId } : {}) } : NOTHING_TO_ADD;
       },
+      mixinMergeStrategy: (line: object, context: object) => (context === NOTHING_TO_ADD ? line : Object.assign(context, line)),
     },
     destination,
   );

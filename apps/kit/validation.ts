@@ -32,31 +32,48 @@ export function compileValidator(schema: SchemaObject, where: 'body' | 'query' |
   };
 }
 
-// A lone high surrogate not followed by a low one, or a lone low surrogate not preceded by a high one.
-const UNPAIRED_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-
 /**
  * What ajv lets through but the database cannot hold, anywhere in the value (keys included):
  * U+0000 (PostgreSQL text refuses it: 22021), an unpaired UTF-16 surrogate (JSON.stringify keeps
  * it as an escape that a jsonb column refuses) and a number that is not finite (JSON's 1e500, or
  * a query's `Infinity` that ajv's coercion passes through minimum and maximum unchecked).
+ * It runs on every request's input, so a member's JSON pointer is built only when it is needed:
+ * for a violation, or to descend into an object or array.
  */
 function unstorable(value: unknown, path: string, out: Violation[]): void {
-  if (typeof value === 'string') {
-    if (value.includes('\u0000')) out.push({ path, message: 'must not contain the NUL character (U+0000)' });
-    else if (UNPAIRED_SURROGATE.test(value)) out.push({ path, message: 'must be well-formed Unicode (an unpaired UTF-16 surrogate was sent)' });
-  } else if (typeof value === 'number') {
-    if (!Number.isFinite(value)) out.push({ path, message: 'must be a finite number' });
-  } else if (Array.isArray(value)) {
-    value.forEach((item, i) => unstorable(item, `${path}/${i}`, out));
+  const problem = scalarProblem(value);
+  if (problem !== undefined) out.push({ path, message: problem });
+  else if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i += 1) member(value[i], path, String(i), out);
   } else if (value !== null && typeof value === 'object') {
-    for (const [key, item] of Object.entries(value)) {
-      const pointer = `${path}/${key.replaceAll('~', '~0').replaceAll('/', '~1')}`;
-      if (key.includes('\u0000') || UNPAIRED_SURROGATE.test(key))
-        out.push({ path: pointer, message: 'has a name PostgreSQL cannot store (NUL or an unpaired surrogate)' });
-      else unstorable(item, pointer, out);
+    for (const key of Object.keys(value)) {
+      if (!storableText(key)) out.push({ path: pointer(path, key), message: 'has a name PostgreSQL cannot store (NUL or an unpaired surrogate)' });
+      else member((value as Record<string, unknown>)[key], path, key, out);
     }
   }
+}
+
+function member(item: unknown, parent: string, key: string, out: Violation[]): void {
+  if (item === null || (typeof item !== 'object' && scalarProblem(item) === undefined)) return;
+  unstorable(item, pointer(parent, key), out);
+}
+
+/** Why a string or number cannot be stored, or undefined (also for anything else). */
+function scalarProblem(value: unknown): string | undefined {
+  if (typeof value === 'string') {
+    if (value.includes('\u0000')) return 'must not contain the NUL character (U+0000)';
+    if (!value.isWellFormed()) return 'must be well-formed Unicode (an unpaired UTF-16 surrogate was sent)';
+  } else if (typeof value === 'number' && !Number.isFinite(value)) return 'must be a finite number';
+  return undefined;
+}
+
+function storableText(text: string): boolean {
+  return !text.includes('\u0000') && text.isWellFormed();
+}
+
+/** RFC 6901: `~` and `/` in a member name are escaped. */
+function pointer(parent: string, key: string): string {
+  return `${parent}/${key.replaceAll('~', '~0').replaceAll('/', '~1')}`;
 }
 
 function toViolation(where: string, e: ErrorObject): Violation {
