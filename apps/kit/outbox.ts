@@ -231,7 +231,8 @@ export class OutboxRelay {
   /**
    * The run loop's cycles, pipelined: while one batch is on its way to Kafka the next is read, and
    * a batch is marked sent while the one after it is on its way, so a cycle lasts about as long
-   * as its send instead of read + send + mark. Still one send at a time, each started only after
+   * as its send instead of read + send + mark. A trickle's batch is marked before the relay waits
+   * for more events. Still one send at a time, each started only after
    * the previous one was acknowledged, so the order of the outbox is kept; a batch is marked only
    * after its own acknowledgement. Returns the rows relayed, with nothing in flight, once the outbox
    * is empty, the lease is someone else's or `signal` aborted; throws on any failure, after the send
@@ -263,7 +264,15 @@ export class OutboxRelay {
         // A trickle (a shop's pace): let the next events gather rather than read, send and mark
         // each as it comes; every cycle is round trips to PostgreSQL and Kafka. Under load the
         // batches pass a tenth of batchSize within the wait and the relay reads at once again.
-        if (next.length < this.batchSize / 10) await pause(TRICKLE_LINGER_MS, signal);
+        // The batch is marked before the wait, not after the next read: its events are delivered
+        // by then, and must not look unsent for the length of the wait.
+        if (next.length < this.batchSize / 10) {
+          await inFlight.sent;
+          await this.markSent(inFlight.rows);
+          relayed += inFlight.rows.length;
+          inFlight = undefined;
+          await pause(TRICKLE_LINGER_MS, signal);
+        }
       }
     } finally {
       await inFlight?.sent.catch(() => undefined);

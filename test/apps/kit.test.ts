@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { read, write } from '../../contract/route.js';
 import {
   ConfigError,
@@ -19,9 +19,11 @@ import {
   ServiceClient,
   startService,
   TRACE_HEADERS,
+  type Database,
   type DeadLetter,
   type EventPublisher,
   type OutgoingMessage,
+  type Queryable,
   type RunningService,
   type ServiceDefinition,
 } from '../../apps/kit/index.js';
@@ -237,6 +239,45 @@ describe('outbox relay', () => {
     expect(first.headers).toMatchObject({ 'x-request-id': 'req-1', 'event-type': 'Counted', 'event-id': JSON.parse(first.value).eventId });
     expect(await relay.relayOnce()).toBe(0);
     expect((await service.db.query('SELECT 1 FROM outbox WHERE sent_at IS NULL')).length).toBe(0);
+  });
+
+  it('marks a trickle of events sent once acknowledged, before it waits for more (delivered events never look unsent for the wait)', async () => {
+    await service.db.exec('DELETE FROM outbox; DELETE FROM outbox_lease');
+    await request(service.url, 'POST', '/events', { json: { n: 1 } });
+    // The relay's statements in the order it sends them.
+    const db = service.db;
+    const statements: string[] = [];
+    const logged = (tx: Queryable): Queryable => ({
+      query: <T>(sql: string, params?: readonly unknown[]) => {
+        statements.push(sql.trim());
+        return tx.query<T>(sql, params);
+      },
+      exec: (sql: string) => tx.exec(sql),
+    });
+    const watched: Database = {
+      kind: db.kind,
+      query: <T>(sql: string, params?: readonly unknown[]) => logged(db).query<T>(sql, params),
+      exec: (sql: string) => db.exec(sql),
+      transaction: <T>(fn: (tx: Queryable) => Promise<T>) => db.transaction((tx) => fn(logged(tx))),
+      ping: () => db.ping(),
+      close: async () => undefined,
+    };
+    const isRead = (sql: string) => sql.startsWith('SELECT seq, event_id');
+    const isMark = (sql: string) => sql.startsWith('UPDATE outbox SET sent_at');
+    const publisher = new FakePublisher();
+    const relay = new OutboxRelay({ db: watched, publisher, logger: silent, holder: 'test-trickle' });
+    relay.start();
+    try {
+      // The read after the one that found the event: the relay has waited for more by then.
+      await vi.waitFor(() => expect(statements.filter(isRead).length).toBeGreaterThanOrEqual(2), { timeout: 5_000 });
+    } finally {
+      await relay.stop();
+    }
+    expect(publisher.sent.flatMap((s) => s.messages.map((m) => JSON.parse(m.value).data.n))).toEqual([1]);
+    const reads = statements.flatMap((sql, i) => (isRead(sql) ? [i] : []));
+    const mark = statements.findIndex(isMark);
+    expect(mark).toBeGreaterThan(reads[0]!);
+    expect(mark).toBeLessThan(reads[1]!);
   });
 
   it('records several events in one statement, in the order given, each relayed with its own id and the trace headers', async () => {
