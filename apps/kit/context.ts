@@ -74,7 +74,7 @@ export function disableAsyncContextForBenchmark(): void {
   asyncContext = false;
 }
 
-/** Calls `fn(...args)` in the context: arguments rather than a closure, so a request allocates none for it. */
+/** Calls `fn(...args)` in the context: with arguments, `fn` can be defined once rather than as a closure per request. */
 export function runWithContext<A extends unknown[], T>(context: RequestContext, fn: (...args: A) => T, ...args: A): T {
   return asyncContext ? storage.run(context, fn, ...args) : fn(...args);
 }

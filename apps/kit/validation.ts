@@ -47,15 +47,20 @@ function unstorable(value: unknown, path: string, out: Violation[]): void {
     for (let i = 0; i < value.length; i += 1) member(value[i], path, String(i), out);
   } else if (value !== null && typeof value === 'object') {
     for (const key of Object.keys(value)) {
-      if (!storableText(key)) out.push({ path: pointer(path, key), message: 'has a name PostgreSQL cannot store (NUL or an unpaired surrogate)' });
+      if (scalarProblem(key) !== undefined)
+        out.push({ path: pointer(path, key), message: 'has a name PostgreSQL cannot store (NUL or an unpaired surrogate)' });
       else member((value as Record<string, unknown>)[key], path, key, out);
     }
   }
 }
 
 function member(item: unknown, parent: string, key: string, out: Violation[]): void {
-  if (item === null || (typeof item !== 'object' && scalarProblem(item) === undefined)) return;
-  unstorable(item, pointer(parent, key), out);
+  if (item !== null && typeof item === 'object') {
+    unstorable(item, pointer(parent, key), out);
+    return;
+  }
+  const problem = scalarProblem(item);
+  if (problem !== undefined) out.push({ path: pointer(parent, key), message: problem });
 }
 
 /** Why a string or number cannot be stored, or undefined (also for anything else). */
@@ -65,10 +70,6 @@ function scalarProblem(value: unknown): string | undefined {
     if (!value.isWellFormed()) return 'must be well-formed Unicode (an unpaired UTF-16 surrogate was sent)';
   } else if (typeof value === 'number' && !Number.isFinite(value)) return 'must be a finite number';
   return undefined;
-}
-
-function storableText(text: string): boolean {
-  return !text.includes('\u0000') && text.isWellFormed();
 }
 
 /** RFC 6901: `~` and `/` in a member name are escaped. */
